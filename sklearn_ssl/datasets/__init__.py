@@ -1,0 +1,5 @@
+"""Helpers to build semi-supervised data sets."""
+
+from ._hide import hide_labels
+
+__all__ = ["hide_labels"]

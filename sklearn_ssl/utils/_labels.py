@@ -1,0 +1,161 @@
+"""The one place that owns the unlabelled marker ``-1``.
+
+Every estimator of sklearn_ssl reads ``y`` through :func:`check_semi_supervised_y`,
+so the rules below hold everywhere:
+
+* ``y == -1`` marks an unlabelled row. For numeric ``y`` that is the value ``-1``
+  (``-1.0`` for floats); for ``object`` ``y`` it is the integer ``-1``.
+* Labels may be integers, floats or strings. A string array (``dtype.kind == "U"``)
+  cannot hold the integer marker: a ``"-1"`` inside it is almost always an
+  accident of ``np.array(["cat", -1])``, so it is refused with a message that
+  says how to build ``y``.
+* ``classes_`` never contains the marker.
+* ``y`` is never modified.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.utils.validation import column_or_1d
+
+UNLABELED = -1
+"""The value that marks an unlabelled row in ``y``."""
+
+
+def _is_marker(value):
+    # ``True == 1`` in Python, so booleans are excluded explicitly.
+    return (
+        isinstance(value, numbers.Number | np.number)
+        and not isinstance(value, bool | np.bool_)
+        and value == UNLABELED
+    )
+
+
+def is_labeled(y):
+    """Return a boolean mask, True where ``y`` holds a label (not ``-1``).
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Target with ``-1`` for unlabelled rows.
+
+    Returns
+    -------
+    mask : ndarray of shape (n_samples,), dtype=bool
+        ``True`` for labelled rows.
+
+    Examples
+    --------
+    >>> from sklearn_ssl.utils import is_labeled
+    >>> is_labeled([0, -1, 2, -1]).tolist()
+    [True, False, True, False]
+    """
+    y = np.asarray(y)
+    if y.ndim != 1:
+        y = column_or_1d(y, warn=True)
+    if y.dtype.kind in "iuf":
+        return y != UNLABELED
+    if y.dtype.kind == "b":
+        return np.ones(y.shape[0], dtype=bool)
+    if y.dtype.kind == "O":
+        return np.fromiter((not _is_marker(v) for v in y), dtype=bool, count=y.shape[0])
+    # Strings and other kinds cannot hold the integer marker.
+    return np.ones(y.shape[0], dtype=bool)
+
+
+def check_semi_supervised_y(y, *, allow_single_class=False, allow_all_labeled=True):
+    """Validate a semi-supervised target and split it into its parts.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Target with ``-1`` for unlabelled rows. pandas Series are accepted.
+    allow_single_class : bool, default=False
+        Whether a single labelled class is acceptable. Estimators that cannot
+        learn from one class leave this False and the user gets a clear error.
+    allow_all_labeled : bool, default=True
+        Whether a ``y`` without any unlabelled row is acceptable.
+
+    Returns
+    -------
+    y : ndarray of shape (n_samples,)
+        ``y`` as a 1-d array (a new array; the input is never modified).
+    labeled : ndarray of shape (n_samples,), dtype=bool
+        ``True`` for labelled rows.
+    classes : ndarray of shape (n_classes,)
+        Sorted labels seen on labelled rows; never contains the marker.
+    y_encoded : ndarray of shape (n_samples,), dtype=int64
+        Index into ``classes`` for labelled rows, ``-1`` for unlabelled ones.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` has no labelled row, only one labelled class (unless allowed),
+        missing values, or is a string array that contains ``"-1"``.
+
+    Examples
+    --------
+    >>> from sklearn_ssl.utils import check_semi_supervised_y
+    >>> y, labeled, classes, y_enc = check_semi_supervised_y(["b", "a", -1, "b"])
+    >>> classes.tolist(), y_enc.tolist()
+    (['a', 'b'], [1, 0, -1, 1])
+    """
+    y_arr = np.asarray(y)
+    if y_arr.ndim == 2 and y_arr.shape[1] == 1:
+        y_arr = y_arr.ravel()
+    if y_arr.ndim != 1:
+        raise ValueError(
+            f"y should be a 1d array of labels with -1 for unlabelled rows, got an array "
+            f"of shape {y_arr.shape} instead. Multi-output targets are not supported."
+        )
+    # Copy so that nothing downstream can write into the user's array.
+    y_arr = np.array(y_arr, copy=True)
+    if y_arr.shape[0] == 0:
+        raise ValueError("y is empty: at least one labelled row is needed to fit.")
+
+    if y_arr.dtype.kind in "US":
+        if np.any(y_arr == "-1") or np.any(y_arr == b"-1"):
+            raise ValueError(
+                "y is an array of strings that contains '-1'. The unlabelled marker must be "
+                "the integer -1, which a string array cannot hold (np.array(['cat', -1]) turns "
+                "-1 into the string '-1'). Build y with dtype=object, e.g. "
+                "np.array(['cat', -1], dtype=object), or encode the labels as integers."
+            )
+    if y_arr.dtype.kind == "f" and np.isnan(y_arr).any():
+        raise ValueError(
+            "y contains NaN. Mark unlabelled rows with -1, not NaN: y[np.isnan(y)] = -1."
+        )
+    if y_arr.dtype.kind == "O":
+        bad = [v for v in y_arr if v is None or (isinstance(v, float) and np.isnan(v))]
+        if bad:
+            raise ValueError(
+                "y contains None or NaN. Mark unlabelled rows with the integer -1 instead."
+            )
+
+    labeled = is_labeled(y_arr)
+    n_labeled = int(labeled.sum())
+    if n_labeled == 0:
+        raise ValueError(
+            "y has no labelled row: every entry is -1. Semi-supervised estimators need at "
+            "least one labelled row per class; label some rows and mark only the others with -1."
+        )
+    if not allow_all_labeled and n_labeled == y_arr.shape[0]:
+        raise ValueError("y has no unlabelled row (-1); this estimator needs some.")
+
+    y_lab = y_arr[labeled]
+    if y_arr.dtype.kind == "O":
+        kinds = {isinstance(v, str) for v in y_lab}
+        if len(kinds) > 1:
+            raise ValueError(
+                "y mixes string and non-string labels. Use one type of label; only the "
+                "unlabelled marker may be the integer -1 in an object array of strings."
+            )
+    classes, y_lab_enc = np.unique(y_lab, return_inverse=True)
+    if classes.shape[0] < 2 and not allow_single_class:
+        raise ValueError(
+            f"y has a single labelled class ({classes[0]!r}); a classifier needs labelled "
+            "rows from at least two classes. Label at least one row of another class."
+        )
+    y_encoded = np.full(y_arr.shape[0], UNLABELED, dtype=np.int64)
+    y_encoded[labeled] = y_lab_enc
+    return y_arr, labeled, classes, y_encoded
