@@ -84,7 +84,8 @@ class BaseSemiSupervisedClassifier(SemiSupervisedClassifierMixin, BaseEstimator)
                 "Pass y with -1 for unlabelled rows."
             )
         X = validate_data(self, X, reset=reset, **check_params)
-        y_arr = np.asarray(y)
+        y_arr = y if hasattr(y, "iloc") else np.asarray(y)
+        y_arr = np.asarray(y_arr)
         if y_arr.ndim == 2 and y_arr.shape[1] != 1:
             raise ValueError(
                 f"y should be a 1d array, got an array of shape {y_arr.shape} instead."

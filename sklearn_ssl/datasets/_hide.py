@@ -104,16 +104,14 @@ def hide_labels(
 
 def _allocate(counts, total):
     """Split ``total`` over classes in proportion to ``counts`` (largest remainder),
-    giving each class at least one row when ``total`` allows it."""
-    n_classes = counts.shape[0]
-    quota = np.zeros(n_classes, dtype=int)
-    if total >= n_classes:
-        quota += 1
-    remaining = total - quota.sum()
-    share = counts / counts.sum() * remaining
-    extra = np.floor(share).astype(int)
-    quota += extra
-    left = total - quota.sum()
-    order = np.argsort(-(share - extra), kind="stable")
-    quota[order[:left]] += 1
-    return np.minimum(quota, counts)
+    then make sure each class gets at least one row when ``total`` allows it."""
+    counts = np.asarray(counts, dtype=float)
+    share = counts / counts.sum() * total
+    quota = np.floor(share).astype(int)
+    order = np.argsort(-(share - quota), kind="stable")
+    quota[order[: total - quota.sum()]] += 1
+    if total >= counts.shape[0]:
+        for k in np.flatnonzero(quota == 0):
+            quota[np.argmax(quota)] -= 1
+            quota[k] = 1
+    return np.minimum(quota, np.ceil(counts).astype(int))

@@ -102,7 +102,7 @@ def check_semi_supervised_y(y, *, allow_single_class=False, allow_all_labeled=Tr
     """
     y_arr = np.asarray(y)
     if y_arr.ndim == 2 and y_arr.shape[1] == 1:
-        y_arr = y_arr.ravel()
+        y_arr = column_or_1d(y_arr, warn=True)  # DataConversionWarning, as scikit-learn
     if y_arr.ndim != 1:
         raise ValueError(
             f"y should be a 1d array of labels with -1 for unlabelled rows, got an array "
@@ -153,8 +153,9 @@ def check_semi_supervised_y(y, *, allow_single_class=False, allow_all_labeled=Tr
     classes, y_lab_enc = np.unique(y_lab, return_inverse=True)
     if classes.shape[0] < 2 and not allow_single_class:
         raise ValueError(
-            f"y has a single labelled class ({classes[0]!r}); a classifier needs labelled "
-            "rows from at least two classes. Label at least one row of another class."
+            f"y has only one class among its labelled rows ({classes.tolist()[0]!r}); a classifier "
+            "needs labelled rows from at least two classes. Label at least one row of "
+            "another class."
         )
     y_encoded = np.full(y_arr.shape[0], UNLABELED, dtype=np.int64)
     y_encoded[labeled] = y_lab_enc

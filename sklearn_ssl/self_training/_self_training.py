@@ -1,0 +1,653 @@
+"""Self-training (pseudo-labelling) around any scikit-learn classifier."""
+
+import copy
+import time
+from numbers import Integral, Real
+
+import numpy as np
+from scipy import sparse
+from sklearn.base import MetaEstimatorMixin, _fit_context, clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.utils import _safe_indexing, check_random_state, get_tags
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, has_fit_parameter
+
+from ..base import BaseSemiSupervisedClassifier
+from ..datasets._hide import _allocate
+from ._schedule import check_sample_rate
+
+_TERMINATION = ("max_iter", "no_change", "all_labeled", "early_stopping")
+
+
+def _estimator_has(attr):
+    """Check the fitted estimator if there is one, else the unfitted one."""
+
+    def check(self):
+        if hasattr(self, "estimator_"):
+            return hasattr(self.estimator_, attr)
+        return hasattr(self._get_estimator(), attr)
+
+    return check
+
+
+def smooth_weight(confidence, threshold, exponent=1.0):
+    """Smooth pseudo-label weight of Smooth Pseudo-Labeling (seed 002).
+
+    The hard mask 1[p >= tau] is replaced by ((p - tau) / (1 - tau)) ** mu for
+    p >= tau and 0 below, rising continuously from 0 at the threshold to 1 at
+    probability 1 (mu = 1 linear, 2 quadratic, 0.5 square root).
+
+    Parameters
+    ----------
+    confidence : ndarray
+        Maximum predicted probability of each row.
+    threshold : float in [0, 1)
+        ``tau``.
+    exponent : float > 0, default=1.0
+        ``mu``, the shape of the ramp.
+
+    Returns
+    -------
+    weight : ndarray, same shape as ``confidence``, values in [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ssl.self_training import smooth_weight
+    >>> smooth_weight(np.array([0.5, 0.75, 1.0]), 0.5, exponent=2).tolist()
+    [0.0, 0.25, 1.0]
+    """
+    ramp = np.clip((np.asarray(confidence, dtype=float) - threshold) / (1.0 - threshold), 0, 1)
+    return ramp**exponent
+
+
+class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
+    """Self-training classifier: fit, pseudo-label some unlabelled rows, refit, repeat.
+
+    Wraps any classifier with ``fit`` and ``predict_proba``. Each iteration the
+    fitted classifier labels ``sample_rate`` of the unlabelled rows (random ones,
+    as in seed 000, or the most confident ones), they join the training set,
+    and the classifier is refitted. It stops when the unlabelled pool is used
+    up, after ``max_iter`` iterations, or when no row can be added.
+
+    Also importable as :class:`~sklearn_ssl.PseudoLabeler`.
+
+    Parameters
+    ----------
+    estimator : estimator object, default=None
+        Classifier with ``fit`` and ``predict_proba``; cloned, never modified.
+        ``None`` means ``LogisticRegression(max_iter=1000)``.
+
+    sample_rate : float, int or callable, default=0.1
+        How many unlabelled rows are pseudo-labelled per iteration: a fraction
+        of the initial unlabelled pool (float in (0, 1]), a row count (int),
+        or a schedule ``sample_rate(iteration) -> float or int`` with iteration
+        starting at 1, such as :class:`RampSchedule` (Lee's ramp). Seed 000
+        uses 0.04.
+
+    selection : {"confidence", "random"}, default="confidence"
+        Which eligible rows are taken: the most confident first, or a random
+        draw (seed 000's wrapper).
+
+    threshold : float in [0, 1) or None, default=None
+        Only rows whose highest predicted probability is at least
+        ``threshold`` are eligible. ``None`` makes every row eligible.
+
+    weighting : {"hard", "smooth"}, default="hard"
+        ``"hard"`` gives every pseudo-labelled row weight 1. ``"smooth"`` gives
+        it ``((p - tau) / (1 - tau)) ** smooth_exponent`` (seed 002), with
+        ``tau = threshold`` or, when ``threshold`` is None, ``1 / n_classes``
+        (chance level). The weights reach the estimator as ``sample_weight``;
+        an estimator that does not accept it raises an error.
+
+    smooth_exponent : float > 0, default=1.0
+        Shape of the smooth weight: 1 linear, 2 quadratic, 0.5 square root.
+
+    class_balance : bool, default=False
+        If True, no class gets more pseudo-labels per iteration than its share
+        among the labelled rows.
+
+    relabel : bool, default=False
+        If True, earlier pseudo-labels are predicted again each iteration and
+        may change; seed 000 keeps them fixed (False).
+
+    max_iter : int or None, default=100
+        Maximum number of pseudo-labelling iterations; None runs until the
+        pool is used up or nothing changes.
+
+    refit_warm_start : bool or "auto", default="auto"
+        Whether each refit starts from the previous solution through the
+        estimator's own ``warm_start`` parameter, which makes refits much
+        cheaper for iterative solvers. ``"auto"`` turns it on for estimators
+        that have a ``warm_start`` parameter and learn coefficients
+        (``coef_``/``coefs_``: linear models, MLPs); for ensembles
+        ``warm_start`` means "add members", so it stays off.
+
+    early_stopping : bool, default=False
+        If True, hold out ``validation_fraction`` of the labelled rows
+        (stratified), score the classifier on them after every iteration
+        (recorded as ``validation_score`` in ``history_``), stop after
+        ``n_iter_no_change`` iterations without improvement and keep the best
+        iteration's classifier. A guard against self-training that hurts
+        (seed 004). The held-out rows are not used for training.
+
+    validation_fraction : float in (0, 1), default=0.1
+        Fraction of labelled rows held out when ``early_stopping=True``
+        (at least one per class).
+
+    n_iter_no_change : int, default=3
+        Patience of the early stopping.
+
+    random_state : int, RandomState instance or None, default=None
+        Controls the random selection of rows and the validation split.
+
+    verbose : int, default=0
+        1 shows a progress bar (tqdm, when installed) or one line per
+        iteration; 2 prints one line per iteration.
+
+    Attributes
+    ----------
+    estimator_ : estimator object
+        The classifier fitted on the labelled and pseudo-labelled rows.
+
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (never the marker -1).
+
+    transduction_ : ndarray of shape (n_samples,)
+        Labels used for the final fit: the given labels, the pseudo-labels,
+        and -1 for rows that were never pseudo-labelled.
+
+    labeled_iter_ : ndarray of shape (n_samples,)
+        Iteration in which each row was labelled: 0 for given labels, -1 for
+        rows never pseudo-labelled (and for held-out validation rows).
+
+    pseudo_weight_ : ndarray of shape (n_samples,)
+        Weight of each row in the final fit (0 for rows not used).
+
+    n_iter_ : int
+        Number of pseudo-labelling iterations that added or changed rows.
+
+    termination_condition_ : {"max_iter", "no_change", "all_labeled", "early_stopping"}
+        Why fitting stopped.
+
+    history_ : list of dict
+        One dict per iteration with keys ``iteration``, ``n_added``,
+        ``n_relabeled``, ``n_pseudo_labeled`` (cumulative), ``mean_confidence``
+        (of the added rows), ``class_counts`` (added rows per class, a dict),
+        ``fit_time`` and, with early stopping, ``validation_score``.
+
+    best_iteration_ : int
+        With early stopping, the iteration whose classifier was kept.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    See Also
+    --------
+    sklearn.semi_supervised.SelfTrainingClassifier : scikit-learn's version
+        (threshold or k-best selection, scores -1 rows as a class).
+    RampSchedule : Lee's ramp for ``sample_rate``.
+
+    References
+    ----------
+    D.-H. Lee, "Pseudo-Label: The Simple and Efficient Semi-Supervised Learning
+    Method for Deep Neural Networks", ICML 2013 Workshop (seed 000).
+
+    N. Karaliolios et al., "Smooth Pseudo-Labeling", arXiv:2405.14313 (seed 002).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_ssl import SelfTrainingWrapper
+    >>> from sklearn_ssl.datasets import hide_labels
+    >>> X, y = load_iris(return_X_y=True)
+    >>> y_ssl = hide_labels(y, n_per_class=5, random_state=0)
+    >>> clf = SelfTrainingWrapper(LogisticRegression(), sample_rate=0.2).fit(X, y_ssl)
+    >>> clf.termination_condition_
+    'all_labeled'
+    >>> round(clf.score(X, y), 2)
+    0.95
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "predict_proba"]), None],
+        "sample_rate": [
+            Interval(Real, 0, 1, closed="right"),
+            Interval(Integral, 1, None, closed="left"),
+            callable,
+        ],
+        "selection": [StrOptions({"confidence", "random"})],
+        "threshold": [Interval(Real, 0, 1, closed="left"), None],
+        "weighting": [StrOptions({"hard", "smooth"})],
+        "smooth_exponent": [Interval(Real, 0, None, closed="neither")],
+        "class_balance": ["boolean"],
+        "relabel": ["boolean"],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), None],
+        "refit_warm_start": ["boolean", StrOptions({"auto"})],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        sample_rate=0.1,
+        selection="confidence",
+        threshold=None,
+        weighting="hard",
+        smooth_exponent=1.0,
+        class_balance=False,
+        relabel=False,
+        max_iter=100,
+        refit_warm_start="auto",
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=3,
+        random_state=None,
+        verbose=0,
+    ):
+        self.estimator = estimator
+        self.sample_rate = sample_rate
+        self.selection = selection
+        self.threshold = threshold
+        self.weighting = weighting
+        self.smooth_exponent = smooth_exponent
+        self.class_balance = class_balance
+        self.relabel = relabel
+        self.max_iter = max_iter
+        self.refit_warm_start = refit_warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _get_estimator(self):
+        if self.estimator is None:
+            return LogisticRegression(max_iter=1000)
+        return self.estimator
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the wrapped classifier on labelled rows, then self-train.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data, labelled and unlabelled rows together.
+        y : array-like of shape (n_samples,)
+            Labels, with -1 for unlabelled rows.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the labelled rows (entries of unlabelled rows are
+            ignored); passed to the wrapped classifier's ``fit``.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        X, y, labeled, y_enc = self._validate_semi_supervised(
+            X,
+            y,
+            accept_sparse=["csr", "csc", "lil", "dok"],
+            ensure_all_finite=False,
+            dtype=None,
+        )
+        if sparse.issparse(X):
+            X = X.tocsr()
+        rng = check_random_state(self.random_state)
+        n_samples = X.shape[0]
+        n_classes = self.classes_.shape[0]
+        base = self._get_estimator()
+
+        accepts_weight = self._accepts_sample_weight(base)
+        user_weight = sample_weight is not None
+        if user_weight:
+            sample_weight = _check_sample_weight(sample_weight, X)
+        if (user_weight or self.weighting == "smooth") and not accepts_weight:
+            raise ValueError(
+                f"{type(base).__name__} does not accept sample_weight in fit, which "
+                f"{'the given sample_weight' if user_weight else 'weighting=smooth'} needs. "
+                "Use weighting='hard' without sample_weight, or a classifier that accepts it."
+            )
+        base_weight = sample_weight if user_weight else np.ones(n_samples)
+
+        train = labeled.copy()  # rows used for fitting
+        val_rows = np.empty(0, dtype=int)
+        if self.early_stopping:
+            val_rows = self._validation_rows(y_enc, labeled, rng)
+            train[val_rows] = False
+            if np.unique(y_enc[train & labeled]).shape[0] < 2:
+                raise ValueError(
+                    "early_stopping leaves fewer than two labelled classes for training; "
+                    "label more rows or set early_stopping=False."
+                )
+        pseudo = np.zeros(n_samples, dtype=bool)
+        confidence = np.zeros(n_samples)
+        labeled_iter = np.full(n_samples, -1, dtype=np.int64)
+        labeled_iter[train] = 0
+        pool = np.flatnonzero(~labeled)
+        n_unlabeled = pool.shape[0]
+        schedule = check_sample_rate(self.sample_rate, n_unlabeled)
+        tau = self.threshold if self.threshold is not None else 1.0 / n_classes
+        prior = np.bincount(y_enc[train], minlength=n_classes) / train.sum()
+
+        self.estimator_ = clone(base)
+        self._fit_inner(X, y_enc, train, pseudo, confidence, base_weight, tau, user_weight)
+        self._enable_warm_start()
+        self.history_ = []
+        best = None
+        if self.early_stopping:
+            best = self._track_validation(X, y, val_rows, None, 0)
+
+        self.n_iter_ = 0
+        self.termination_condition_ = "max_iter"
+        max_iter = self.max_iter if self.max_iter is not None else np.inf
+        progress = self._progress(max_iter, n_unlabeled)
+        iteration = 0
+        idle = 0  # consecutive iterations whose schedule asked for no rows
+        while iteration < max_iter:
+            iteration += 1
+            available = pool[~pseudo[pool]]
+            if available.shape[0] == 0:
+                self.termination_condition_ = "all_labeled"
+                break
+            n_take = min(schedule(iteration), available.shape[0])
+            if n_take == 0:
+                # A ramp's warm-up iteration: nothing to add, nothing to refit. A schedule
+                # that never asks for rows would loop forever without max_iter.
+                idle += 1
+                if idle >= 1000:
+                    self.termination_condition_ = "no_change"
+                    break
+                continue
+            idle = 0
+            proba = self._predict_proba_rows(X, available)
+            chosen, chosen_label, chosen_conf = self._select(proba, available, n_take, prior, rng)
+
+            n_relabeled = 0
+            if self.relabel and pseudo.any():
+                old = np.flatnonzero(pseudo)
+                old_proba = self._predict_proba_rows(X, old)
+                new_label = old_proba.argmax(axis=1)
+                n_relabeled = int(np.sum(new_label != y_enc[old]))
+                y_enc[old] = new_label
+                confidence[old] = old_proba.max(axis=1)
+            if chosen.shape[0] == 0 and n_relabeled == 0:
+                self.termination_condition_ = "no_change"
+                break
+
+            y_enc[chosen] = chosen_label
+            confidence[chosen] = chosen_conf
+            pseudo[chosen] = True
+            labeled_iter[chosen] = iteration
+            tic = time.perf_counter()
+            self._fit_inner(X, y_enc, train, pseudo, confidence, base_weight, tau, user_weight)
+            self.n_iter_ += 1
+            record = {
+                "iteration": iteration,
+                "n_added": int(chosen.shape[0]),
+                "n_relabeled": n_relabeled,
+                "n_pseudo_labeled": int(pseudo.sum()),
+                "mean_confidence": float(chosen_conf.mean()) if chosen.shape[0] else np.nan,
+                "class_counts": {
+                    c: int(n)
+                    for c, n in zip(
+                        self.classes_.tolist(),
+                        np.bincount(chosen_label, minlength=n_classes).tolist(),
+                        strict=True,
+                    )
+                },
+                "fit_time": time.perf_counter() - tic,
+            }
+            self.history_.append(record)
+            self._report(progress, record)
+            if self.early_stopping:
+                best = self._track_validation(X, y, val_rows, best, iteration)
+                if iteration - best["iteration"] >= self.n_iter_no_change:
+                    self.termination_condition_ = "early_stopping"
+                    break
+        else:
+            if self.max_iter is not None and pool[~pseudo[pool]].shape[0] == 0:
+                self.termination_condition_ = "all_labeled"
+        if progress is not None:
+            progress.close()
+
+        if self.early_stopping and best["iteration"] != iteration:
+            # Keep the best iteration: its classifier and the rows it was fitted on.
+            self.estimator_ = best["estimator"]
+            later = labeled_iter > best["iteration"]
+            pseudo[later] = False
+            labeled_iter[later] = -1
+        self.best_iteration_ = best["iteration"] if best is not None else self.n_iter_
+
+        used = train | pseudo
+        self.transduction_ = self._labels_like(y, y_enc, used)
+        self.labeled_iter_ = labeled_iter
+        self.pseudo_weight_ = np.where(
+            used, self._row_weights(pseudo, confidence, base_weight, tau), 0.0
+        )
+        return self
+
+    # ------------------------------------------------------------- helpers
+    @staticmethod
+    def _accepts_sample_weight(estimator):
+        if isinstance(estimator, Pipeline):
+            return has_fit_parameter(estimator.steps[-1][1], "sample_weight")
+        return has_fit_parameter(estimator, "sample_weight")
+
+    def _labels_like(self, y, y_enc, mask):
+        """Decode class indices back to the user's labels; -1 where ``mask`` is False."""
+        out = np.empty(y.shape[0], dtype=object if self.classes_.dtype.kind in "OUS" else None)
+        if out.dtype == object:
+            out[:] = -1
+        else:
+            out = np.full(y.shape[0], -1, dtype=np.result_type(self.classes_.dtype, np.int8))
+        out[mask] = self.classes_[y_enc[mask]]
+        return out
+
+    def _row_weights(self, pseudo, confidence, base_weight, tau):
+        weight = base_weight.astype(float, copy=True)
+        if self.weighting == "smooth":
+            weight[pseudo] = smooth_weight(confidence[pseudo], tau, self.smooth_exponent)
+        else:
+            weight[pseudo] = 1.0
+        return weight
+
+    def _fit_inner(self, X, y_enc, train, pseudo, confidence, base_weight, tau, user_weight):
+        rows = np.flatnonzero(train | pseudo)
+        X_fit = _safe_indexing(X, rows)
+        y_fit = self.classes_[y_enc[rows]]
+        params = {}
+        if user_weight or self.weighting == "smooth":
+            weight = self._row_weights(pseudo, confidence, base_weight, tau)[rows]
+            key = "sample_weight"
+            if isinstance(self.estimator_, Pipeline):
+                key = f"{self.estimator_.steps[-1][0]}__sample_weight"
+            params[key] = weight
+        self.estimator_.fit(X_fit, y_fit, **params)
+
+    def _enable_warm_start(self):
+        """Turn on the inner estimator's warm_start for the refits (see ``refit_warm_start``)."""
+        est = self.estimator_
+        if self.refit_warm_start is False or "warm_start" not in est.get_params(deep=False):
+            return
+        if self.refit_warm_start == "auto" and not (hasattr(est, "coef_") or hasattr(est, "coefs_")):
+            return
+        est.set_params(warm_start=True)
+
+    def _predict_proba_rows(self, X, rows):
+        proba = self.estimator_.predict_proba(_safe_indexing(X, rows))
+        if proba.shape[1] != self.classes_.shape[0]:
+            raise ValueError(
+                f"The wrapped estimator returned {proba.shape[1]} probability columns for "
+                f"{self.classes_.shape[0]} classes; it must predict every labelled class."
+            )
+        return proba
+
+    def _select(self, proba, available, n_take, prior, rng):
+        """Pick the rows to pseudo-label this iteration.
+
+        Returns the chosen row indices, their class indices and confidences.
+        """
+        conf = proba.max(axis=1)
+        label = proba.argmax(axis=1)
+        eligible = np.arange(available.shape[0])
+        if self.threshold is not None:
+            eligible = eligible[conf[eligible] >= self.threshold]
+        if self.selection == "confidence":
+            order = eligible[np.argsort(-conf[eligible], kind="stable")]
+        else:
+            order = rng.permutation(eligible)
+        if self.class_balance:
+            quota = _allocate(np.maximum(prior, 1e-12) * 1e6, n_take)
+            taken = []
+            for k in range(prior.shape[0]):
+                taken.append(order[label[order] == k][: quota[k]])
+            picked = np.concatenate(taken) if taken else order[:0]
+            # keep the selection order (confidence or random) among the picked rows
+            picked = order[np.isin(order, picked)]
+        else:
+            picked = order[:n_take]
+        return available[picked], label[picked], conf[picked]
+
+    def _validation_rows(self, y_enc, labeled, rng):
+        rows = []
+        for k in range(self.classes_.shape[0]):
+            members = np.flatnonzero(labeled & (y_enc == k))
+            n_val = max(1, int(round(self.validation_fraction * members.shape[0])))
+            if members.shape[0] - n_val < 1:
+                continue  # keep a class's only row for training
+            rows.append(rng.choice(members, size=n_val, replace=False))
+        if not rows:
+            raise ValueError(
+                "early_stopping needs at least two labelled rows in some class to hold one out; "
+                "label more rows or set early_stopping=False."
+            )
+        return np.sort(np.concatenate(rows))
+
+    def _track_validation(self, X, y, val_rows, best, iteration):
+        score = float(
+            np.mean(self.estimator_.predict(_safe_indexing(X, val_rows)) == y[val_rows])
+        )
+        if self.history_:
+            self.history_[-1]["validation_score"] = score
+        if best is None or score > best["score"]:
+            return {"score": score, "iteration": iteration, "estimator": copy.deepcopy(self.estimator_)}
+        return best
+
+    def _progress(self, max_iter, n_unlabeled):
+        if self.verbose != 1:
+            return None
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            return None
+        return tqdm(total=n_unlabeled, desc="pseudo-labelled rows", unit="row")
+
+    def _report(self, progress, record):
+        if not self.verbose:
+            return
+        if progress is not None:
+            progress.update(record["n_added"])
+            progress.set_postfix(iter=record["iteration"], conf=f"{record['mean_confidence']:.3f}")
+            return
+        extra = ""
+        if "validation_score" in record:
+            extra = f", validation {record['validation_score']:.4f}"
+        print(
+            f"[SelfTrainingWrapper] iteration {record['iteration']}: added {record['n_added']} "
+            f"rows (mean confidence {record['mean_confidence']:.3f}), relabelled "
+            f"{record['n_relabeled']}, {record['n_pseudo_labeled']} pseudo-labelled in total, "
+            f"refit {record['fit_time']:.2f} s{extra}"
+        )
+
+    # ------------------------------------------------------------- predict
+    def predict(self, X):
+        """Predict class labels with the fitted classifier.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        return self.estimator_.predict(self._check_predict_X(X))
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities from the fitted classifier.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        return self.estimator_.predict_proba(self._check_predict_X(X))
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Log class probabilities from the fitted classifier.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        return self.estimator_.predict_log_proba(self._check_predict_X(X))
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of the fitted classifier.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        return self.estimator_.decision_function(self._check_predict_X(X))
+
+    def _check_predict_X(self, X):
+        from sklearn.utils.validation import validate_data
+
+        return validate_data(
+            self,
+            X,
+            accept_sparse=["csr", "csc", "lil", "dok"],
+            ensure_all_finite=False,
+            dtype=None,
+            reset=False,
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self._get_estimator())
+        tags.input_tags.sparse = inner.input_tags.sparse
+        tags.input_tags.allow_nan = inner.input_tags.allow_nan
+        return tags
+
+
+PseudoLabeler = SelfTrainingWrapper

@@ -1,0 +1,191 @@
+"""The semi-supervised contract: the -1 marker, hide_labels, scoring and CV."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_breast_cancer, load_iris
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_validate
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_ssl import SelfTrainingWrapper
+from sklearn_ssl.datasets import hide_labels
+from sklearn_ssl.metrics import labeled_score, make_labeled_scorer
+from sklearn_ssl.model_selection import LabeledStratifiedKFold
+from sklearn_ssl.utils import check_semi_supervised_y, is_labeled
+
+
+@pytest.mark.parametrize(
+    "y, expected_classes",
+    [
+        (np.array([0, 1, -1, 2]), [0, 1, 2]),
+        (np.array([0.5, 1.5, -1.0]), [0.5, 1.5]),
+        (np.array(["a", "b", -1], dtype=object), ["a", "b"]),
+        (np.array([3, 5, -1], dtype=np.int8), [3, 5]),
+    ],
+)
+def test_labels_of_any_type(y, expected_classes):
+    y_before = y.copy()
+    y_out, labeled, classes, y_enc = check_semi_supervised_y(y)
+    assert classes.tolist() == expected_classes
+    assert labeled.tolist() == [True, True, False] + [True] * (len(y) - 3)
+    assert -1 not in classes.tolist()
+    assert y_enc[~labeled].tolist() == [-1]
+    np.testing.assert_array_equal(y, y_before)
+    assert y_out is not y
+
+
+def test_object_marker_is_the_integer_not_the_string():
+    y = np.array(["a", "-1", -1, "b"], dtype=object)
+    assert is_labeled(y).tolist() == [True, True, False, True]
+
+
+@pytest.mark.parametrize(
+    "y, match",
+    [
+        ([-1, -1, -1], "no labelled row"),
+        ([0, 0, -1], "only one class"),
+        (np.array(["cat", "dog", -1]), "integer -1"),
+        ([0.0, np.nan, 1.0], "NaN"),
+        (np.array(["a", None, "b"], dtype=object), "None or NaN"),
+        (np.array(["a", 2, -1], dtype=object), "mixes string"),
+        (np.zeros((3, 2)), "1d array"),
+        ([], "empty"),
+    ],
+)
+def test_bad_targets_have_clear_errors(y, match):
+    with pytest.raises(ValueError, match=match):
+        check_semi_supervised_y(y)
+
+
+def test_single_class_allowed_when_asked():
+    _, _, classes, _ = check_semi_supervised_y([1, 1, -1], allow_single_class=True)
+    assert classes.tolist() == [1]
+
+
+def test_wrong_length_y_and_empty_X():
+    X = np.zeros((5, 2))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        SelfTrainingWrapper().fit(X, [0, 1, -1])
+    with pytest.raises(ValueError, match="0 sample"):
+        SelfTrainingWrapper().fit(np.zeros((0, 2)), [])
+
+
+def test_hide_labels_counts_and_reproducibility():
+    y = np.repeat(np.arange(4), 25)
+    y_ssl = hide_labels(y, n_per_class=3, random_state=1)
+    assert np.bincount(y_ssl[y_ssl != -1]).tolist() == [3, 3, 3, 3]
+    np.testing.assert_array_equal(y_ssl, hide_labels(y, n_per_class=3, random_state=1))
+    assert not np.array_equal(y_ssl, hide_labels(y, n_per_class=3, random_state=2))
+    # labels kept are the true ones
+    kept = y_ssl != -1
+    np.testing.assert_array_equal(y_ssl[kept], y[kept])
+
+
+def test_hide_labels_total_fraction_and_stratification():
+    y = np.array([0] * 80 + [1] * 20)
+    y_ssl = hide_labels(y, n_labeled=10, random_state=0)
+    assert np.bincount(y_ssl[y_ssl != -1]).tolist() == [8, 2]
+    y_frac = hide_labels(y, n_labeled=0.5, random_state=0)
+    assert (y_frac != -1).sum() == 50
+    y_unstrat = hide_labels(y, n_labeled=10, stratify=False, random_state=0)
+    assert (y_unstrat != -1).sum() == 10
+    # every class keeps a label even when its share rounds to zero
+    y_rare = np.array([0] * 98 + [1, 1])
+    assert set(hide_labels(y_rare, n_labeled=5, random_state=0).tolist()) == {-1, 0, 1}
+
+
+def test_hide_labels_strings_and_unsigned():
+    y = np.array(["x", "y", "x", "y"])
+    out, mask = hide_labels(y, n_per_class=1, random_state=0, return_mask=True)
+    assert out.dtype == object and mask.sum() == 2
+    assert out[~mask].tolist() == [-1, -1]
+    out_u = hide_labels(np.array([0, 1, 0, 1], dtype=np.uint8), n_per_class=1, random_state=0)
+    assert out_u.dtype == np.int64 and (out_u == -1).sum() == 2
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({}, "exactly one"),
+        ({"n_labeled": 5, "n_per_class": 1}, "exactly one"),
+        ({"n_labeled": 0}, "n_labeled"),
+        ({"n_labeled": 1.5}, "n_labeled"),
+        ({"n_per_class": 0}, "n_per_class"),
+    ],
+)
+def test_hide_labels_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        hide_labels([0, 1, 0, 1], **kwargs)
+    with pytest.raises(ValueError, match="already contains"):
+        hide_labels([0, 1, -1], n_labeled=1)
+
+
+def test_score_ignores_unlabeled_in_grid_search():
+    """The failure the issue describes: scikit-learn scores -1 rows as a class."""
+    X, y = load_breast_cancer(return_X_y=True)
+    y_ssl = hide_labels(y, n_labeled=0.1, random_state=0)
+    pipe = make_pipeline(StandardScaler(), SelfTrainingWrapper(LogisticRegression()))
+    search = GridSearchCV(
+        pipe, {"selftrainingwrapper__threshold": [0.8, 0.95]}, cv=LabeledStratifiedKFold(3)
+    ).fit(X, y_ssl)
+    # scoring -1 rows as a class would give about 0.1; the labelled accuracy is above 0.9
+    assert search.best_score_ > 0.9
+    assert search.best_estimator_.score(X, y) > 0.9
+
+
+def test_labeled_scorer_any_scoring_string_and_dict():
+    X, y = load_iris(return_X_y=True)
+    y_ssl = hide_labels(y, n_labeled=0.3, random_state=0)
+    clf = LogisticRegression(max_iter=500)  # a plain scikit-learn classifier
+    res = cross_validate(
+        SelfTrainingWrapper(clf),
+        X,
+        y_ssl,
+        cv=LabeledStratifiedKFold(3, shuffle=True, random_state=0),
+        scoring=make_labeled_scorer(["accuracy", "f1_macro"]),
+    )
+    assert res["test_accuracy"].mean() > 0.8 and res["test_f1_macro"].mean() > 0.8
+    fitted = SelfTrainingWrapper(clf).fit(X, y_ssl)
+    mask = y_ssl != -1
+    assert labeled_score(fitted, X, y_ssl, scoring="accuracy") == pytest.approx(
+        np.mean(fitted.predict(X[mask]) == y_ssl[mask])
+    )
+    # a plain classifier works too: its own score, on labelled rows only
+    plain = LogisticRegression(max_iter=500).fit(X[mask], y_ssl[mask])
+    assert make_labeled_scorer()(plain, X, y_ssl) == pytest.approx(plain.score(X[mask], y[mask]))
+    with pytest.raises(ValueError, match="no labelled row"):
+        make_labeled_scorer("accuracy")(fitted, X[:3], [-1, -1, -1])
+    with pytest.raises(ValueError, match="scoring should be"):
+        make_labeled_scorer(3)
+
+
+def test_labeled_stratified_kfold_keeps_labels_in_every_fold():
+    y = hide_labels(np.repeat([0, 1, 2], 100), n_per_class=4, random_state=0)
+    X = np.zeros((300, 1))
+    cv = LabeledStratifiedKFold(4, shuffle=True, random_state=0)
+    all_test = []
+    for train, test in cv.split(X, y):
+        assert sorted(y[test].tolist()) == [0, 1, 2]  # stratified, no unlabelled row in test
+        assert (y[train] == -1).sum() == (y == -1).sum()
+        assert np.intersect1d(train, test).size == 0
+        all_test.append(test)
+    assert np.sort(np.concatenate(all_test)).tolist() == np.flatnonzero(y != -1).tolist()
+    split = LabeledStratifiedKFold(4, unlabeled="split")
+    n_unl_test = [(y[test] == -1).sum() for _, test in split.split(X, y)]
+    assert sum(n_unl_test) == (y == -1).sum() and min(n_unl_test) > 0
+    assert split.get_n_splits() == 4
+    with pytest.raises(ValueError, match="labelled rows into"):
+        list(LabeledStratifiedKFold(20).split(X, y))
+
+
+def test_pandas_input_and_no_mutation():
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    y_ssl = pd.Series(hide_labels(y.to_numpy(), n_per_class=5, random_state=0), index=y.index)
+    X_before, y_before = X.copy(), y_ssl.copy()
+    clf = SelfTrainingWrapper(sample_rate=0.5).fit(X, y_ssl)
+    pd.testing.assert_frame_equal(X, X_before)
+    pd.testing.assert_series_equal(y_ssl, y_before)
+    assert clf.feature_names_in_.tolist() == X.columns.tolist()
+    assert clf.score(X, y) > 0.8

@@ -1,0 +1,313 @@
+"""Behaviour of SelfTrainingWrapper / PseudoLabeler."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits, load_iris, make_blobs
+from sklearn.decomposition import PCA
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.model_selection import GridSearchCV
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import Normalizer, PolynomialFeatures
+
+from sklearn_ssl import PseudoLabeler, SelfTrainingWrapper
+from sklearn_ssl.datasets import hide_labels
+from sklearn_ssl.model_selection import LabeledStratifiedKFold
+from sklearn_ssl.self_training import (
+    RampSchedule,
+    SelfTrainingDisplay,
+    check_sample_rate,
+    smooth_weight,
+)
+
+
+class WeightSpy(LogisticRegression):
+    """LogisticRegression that remembers the sample weights of each fit."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.seen_weights_ = None if sample_weight is None else np.array(sample_weight)
+        self.seen_n_ = X.shape[0]
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, y = make_blobs(n_samples=300, centers=3, cluster_std=2.5, random_state=0)
+    y_ssl = hide_labels(y, n_per_class=4, random_state=0)
+    return X, y, y_ssl
+
+
+def test_alias():
+    assert PseudoLabeler is SelfTrainingWrapper
+
+
+@pytest.mark.parametrize("rate, expected, n_iter", [(0.25, 72, 4), (0.04, 12, 24), (50, 50, 6)])
+def test_sample_rate_fraction_or_count_uses_the_pool(blobs, rate, expected, n_iter):
+    X, _, y_ssl = blobs
+    n_unl = (y_ssl == -1).sum()
+    assert n_unl == 288
+    clf = SelfTrainingWrapper(sample_rate=rate).fit(X, y_ssl)
+    assert [h["n_added"] for h in clf.history_][:-1] == [expected] * (n_iter - 1)
+    assert clf.n_iter_ == n_iter
+    assert clf.termination_condition_ == "all_labeled"
+    assert (clf.labeled_iter_ > 0).sum() == n_unl
+    assert (clf.transduction_ != -1).all()
+
+
+def test_ramp_schedule_follows_lee_alpha(blobs):
+    X, _, y_ssl = blobs
+    ramp = RampSchedule(0.2, t1=2, t2=6)
+    assert [ramp(t) for t in (1, 2, 3, 6, 9)] == [0.0, 0.0, pytest.approx(0.05), 0.2, 0.2]
+    clf = SelfTrainingWrapper(sample_rate=ramp, max_iter=8).fit(X, y_ssl)
+    n_unl = (y_ssl == -1).sum()
+    added = {h["iteration"]: h["n_added"] for h in clf.history_}
+    assert 1 not in added and 2 not in added  # warm-up: nothing added, no refit
+    assert added[3] == round(0.05 * n_unl) and added[4] == round(0.1 * n_unl)
+    assert added[6] == round(0.2 * n_unl)
+    assert RampSchedule(10, t1=0, t2=4)(2) == 5  # integer final rate -> counts
+    with pytest.raises(ValueError, match="t1 < t2"):
+        RampSchedule(0.1, t1=3, t2=3)(1)
+
+
+def test_callable_schedule_and_check_sample_rate(blobs):
+    X, _, y_ssl = blobs
+    clf = SelfTrainingWrapper(sample_rate=lambda t: 10 * t, max_iter=3).fit(X, y_ssl)
+    assert [h["n_added"] for h in clf.history_] == [10, 20, 30]
+    assert clf.termination_condition_ == "max_iter"
+    assert check_sample_rate(0.001, 100)(1) == 1  # a positive rate always progresses
+    with pytest.raises(ValueError, match=r"must be in \[0, 1\]"):
+        check_sample_rate(lambda t: 1.5, 100)(1)
+    with pytest.raises(ValueError, match="negative"):
+        check_sample_rate(lambda t: -2, 100)(1)
+    with pytest.raises(ValueError, match="sample_rate"):
+        SelfTrainingWrapper(sample_rate=0.0).fit(X, y_ssl)
+
+
+def test_confidence_selection_takes_the_most_confident(blobs):
+    X, _, y_ssl = blobs
+    clf = SelfTrainingWrapper(LogisticRegression(), sample_rate=30, max_iter=1).fit(X, y_ssl)
+    sup = LogisticRegression().fit(X[y_ssl != -1], y_ssl[y_ssl != -1])
+    unl = np.flatnonzero(y_ssl == -1)
+    conf = sup.predict_proba(X[unl]).max(axis=1)
+    expected = set(unl[np.argsort(-conf, kind="stable")[:30]])
+    assert set(np.flatnonzero(clf.labeled_iter_ == 1)) == expected
+    # pseudo-labels are the supervised model's predictions
+    first = clf.labeled_iter_ == 1
+    np.testing.assert_array_equal(clf.transduction_[first], sup.predict(X[first]))
+
+
+def test_random_selection_is_seeded(blobs):
+    X, _, y_ssl = blobs
+    a = SelfTrainingWrapper(selection="random", sample_rate=40, max_iter=2, random_state=0)
+    b = clone(a).set_params(random_state=1)
+    it_a = a.fit(X, y_ssl).labeled_iter_
+    np.testing.assert_array_equal(it_a, clone(a).fit(X, y_ssl).labeled_iter_)
+    assert not np.array_equal(it_a, b.fit(X, y_ssl).labeled_iter_)
+
+
+def test_threshold_limits_eligible_rows_and_stops(blobs):
+    X, _, y_ssl = blobs
+    sup = LogisticRegression().fit(X[y_ssl != -1], y_ssl[y_ssl != -1])
+    clf = SelfTrainingWrapper(LogisticRegression(), threshold=0.9, sample_rate=1.0, max_iter=1)
+    clf.fit(X, y_ssl)
+    first = np.flatnonzero(clf.labeled_iter_ == 1)
+    assert len(first) > 0
+    assert sup.predict_proba(X[first]).max(axis=1).min() >= 0.9
+    assert clf.history_[0]["mean_confidence"] >= 0.9
+    never = SelfTrainingWrapper(LogisticRegression(C=1e-4), threshold=0.99).fit(X, y_ssl)
+    assert never.termination_condition_ == "no_change" and never.n_iter_ == 0
+
+
+@pytest.mark.parametrize("exponent", [1.0, 2.0, 0.5])
+def test_smooth_weights_follow_seed_002(blobs, exponent):
+    X, _, y_ssl = blobs
+    clf = SelfTrainingWrapper(
+        WeightSpy(), weighting="smooth", threshold=0.6, smooth_exponent=exponent,
+        sample_rate=0.5, max_iter=1,
+    ).fit(X, y_ssl)
+    pseudo = clf.labeled_iter_ == 1
+    sup = LogisticRegression().fit(X[y_ssl != -1], y_ssl[y_ssl != -1])
+    conf = sup.predict_proba(X[pseudo]).max(axis=1)
+    expected = ((conf - 0.6) / 0.4) ** exponent
+    np.testing.assert_allclose(clf.pseudo_weight_[pseudo], expected, rtol=1e-6)
+    assert np.all(clf.pseudo_weight_[y_ssl != -1] == 1.0)
+    # the weights reached the estimator's fit: labelled rows first, then pseudo rows
+    np.testing.assert_allclose(np.sort(clf.estimator_.seen_weights_),
+                               np.sort(clf.pseudo_weight_[clf.labeled_iter_ >= 0]))
+    np.testing.assert_allclose(smooth_weight([0.6, 0.8, 1.0], 0.6, exponent),
+                               [0.0, 0.5**exponent, 1.0])
+
+
+def test_smooth_without_threshold_uses_chance_level(blobs):
+    X, _, y_ssl = blobs
+    clf = SelfTrainingWrapper(weighting="smooth", sample_rate=0.5, max_iter=1).fit(X, y_ssl)
+    sup = LogisticRegression(max_iter=1000).fit(X[y_ssl != -1], y_ssl[y_ssl != -1])
+    pseudo = clf.labeled_iter_ == 1
+    conf = sup.predict_proba(X[pseudo]).max(axis=1)
+    np.testing.assert_allclose(clf.pseudo_weight_[pseudo], (conf - 1 / 3) / (2 / 3), rtol=1e-5)
+
+
+def test_weights_need_an_estimator_that_accepts_them(blobs):
+    X, _, y_ssl = blobs
+    with pytest.raises(ValueError, match="does not accept sample_weight"):
+        SelfTrainingWrapper(KNeighborsClassifier(), weighting="smooth").fit(X, y_ssl)
+    with pytest.raises(ValueError, match="does not accept sample_weight"):
+        SelfTrainingWrapper(KNeighborsClassifier()).fit(X, y_ssl, sample_weight=np.ones(300))
+
+
+def test_user_sample_weight_reaches_the_estimator(blobs):
+    X, _, y_ssl = blobs
+    sw = np.linspace(0.5, 2.0, X.shape[0])
+    sw_before = sw.copy()
+    clf = SelfTrainingWrapper(WeightSpy(), sample_rate=0.5, max_iter=1).fit(X, y_ssl, sw)
+    rows = np.flatnonzero(clf.labeled_iter_ >= 0)
+    labeled_rows = np.flatnonzero(y_ssl != -1)
+    seen = dict(zip(rows.tolist(), clf.estimator_.seen_weights_.tolist(), strict=True))
+    assert [seen[r] for r in labeled_rows] == pytest.approx(sw[labeled_rows].tolist())
+    np.testing.assert_array_equal(sw, sw_before)
+    # sample_weight in a Pipeline goes to the last step
+    pipe = Pipeline([("norm", Normalizer()), ("clf", WeightSpy())])
+    fitted = SelfTrainingWrapper(pipe, weighting="smooth", max_iter=1).fit(X, y_ssl)
+    assert fitted.estimator_[-1].seen_weights_ is not None
+
+
+def test_class_balance_caps_each_class(blobs):
+    X, y, _ = blobs
+    y_ssl = hide_labels(y, n_labeled=30, random_state=0)
+    prior = np.bincount(y_ssl[y_ssl != -1]) / 30
+    clf = SelfTrainingWrapper(class_balance=True, sample_rate=30, max_iter=3).fit(X, y_ssl)
+    for h in clf.history_:
+        counts = np.array(list(h["class_counts"].values()))
+        assert np.all(counts <= np.ceil(prior * 30) + 1)
+    unbalanced = X.copy()
+    unbalanced[y == 0] += 0.0
+    assert sum(clf.history_[0]["class_counts"].values()) <= 30
+
+
+def test_relabel_changes_earlier_pseudo_labels():
+    X, y = make_blobs(n_samples=300, centers=2, cluster_std=4.0, random_state=3)
+    y_ssl = hide_labels(y, n_per_class=2, random_state=3)
+    fixed = SelfTrainingWrapper(sample_rate=0.1, selection="random", random_state=0).fit(X, y_ssl)
+    relab = SelfTrainingWrapper(sample_rate=0.1, selection="random", random_state=0,
+                                relabel=True).fit(X, y_ssl)
+    assert all(h["n_relabeled"] == 0 for h in fixed.history_)
+    assert sum(h["n_relabeled"] for h in relab.history_) > 0
+    # without relabelling, the first pseudo-labels are what the first model predicted
+    sup = LogisticRegression(max_iter=1000).fit(X[y_ssl != -1], y_ssl[y_ssl != -1])
+    first = fixed.labeled_iter_ == 1
+    np.testing.assert_array_equal(fixed.transduction_[first], sup.predict(X[first]))
+
+
+def test_fully_labeled_behaves_like_the_estimator():
+    X, y = load_iris(return_X_y=True)
+    clf = SelfTrainingWrapper(LogisticRegression(max_iter=500)).fit(X, y)
+    ref = LogisticRegression(max_iter=500).fit(X, y)
+    np.testing.assert_array_equal(clf.predict(X), ref.predict(X))
+    np.testing.assert_allclose(clf.predict_proba(X), ref.predict_proba(X))
+    assert clf.n_iter_ == 0 and clf.termination_condition_ == "all_labeled"
+
+
+def test_methods_exist_only_when_the_estimator_has_them(blobs):
+    X, _, y_ssl = blobs
+    knn = SelfTrainingWrapper(KNeighborsClassifier(3))
+    assert not hasattr(knn, "decision_function")
+    assert hasattr(SelfTrainingWrapper(LogisticRegression()), "decision_function")
+    knn.fit(X, y_ssl)
+    assert not hasattr(knn, "decision_function") and knn.predict_proba(X).shape == (300, 3)
+    with pytest.raises(ValueError, match="predict_proba"):
+        SelfTrainingWrapper(SGDClassifier(loss="hinge")).fit(X, y_ssl)
+
+
+def test_string_labels_and_transduction(blobs):
+    X, y, y_ssl = blobs
+    names = np.array(["ant", "bee", "cat"], dtype=object)
+    y_str = np.where(y_ssl == -1, -1, names[np.clip(y_ssl, 0, 2)]).astype(object)
+    clf = SelfTrainingWrapper(sample_rate=0.5, max_iter=1).fit(X, y_str)
+    assert clf.classes_.tolist() == ["ant", "bee", "cat"]
+    assert set(clf.predict(X).tolist()) <= {"ant", "bee", "cat"}
+    assert set(clf.transduction_.tolist()) == {"ant", "bee", "cat", -1}
+    # same model as with integer labels, only the names differ
+    ints = SelfTrainingWrapper(sample_rate=0.5, max_iter=1).fit(X, y_ssl)
+    np.testing.assert_array_equal(clf.predict(X), names[ints.predict(X)])
+    assert clf.score(X, names[y]) == pytest.approx(ints.score(X, y))
+
+
+def test_warm_start_only_for_coefficient_models(blobs):
+    X, _, y_ssl = blobs
+    sgd = SelfTrainingWrapper(SGDClassifier(loss="log_loss", random_state=0), max_iter=2)
+    assert sgd.fit(X, y_ssl).estimator_.warm_start is True
+    assert sgd.estimator.warm_start is False  # the user's estimator is untouched
+    rf = SelfTrainingWrapper(RandomForestClassifier(n_estimators=5, random_state=0), max_iter=2)
+    assert rf.fit(X, y_ssl).estimator_.warm_start is False
+    off = SelfTrainingWrapper(SGDClassifier(loss="log_loss"), refit_warm_start=False, max_iter=2)
+    assert off.fit(X, y_ssl).estimator_.warm_start is False
+
+
+def test_early_stopping_keeps_the_best_iteration(blobs):
+    X, _, _ = blobs
+    _, y = make_blobs(n_samples=300, centers=3, cluster_std=2.5, random_state=0)
+    y_ssl = hide_labels(y, n_per_class=20, random_state=0)
+    clf = SelfTrainingWrapper(early_stopping=True, validation_fraction=0.25, sample_rate=0.1,
+                              n_iter_no_change=2, random_state=0).fit(X, y_ssl)
+    scores = [h["validation_score"] for h in clf.history_]
+    assert len(scores) == len(clf.history_) >= 1
+    held_out = (y_ssl != -1) & (clf.labeled_iter_ == -1)
+    assert held_out.sum() == 15  # 25% of 20 per class, not trained on
+    if clf.termination_condition_ == "early_stopping":
+        assert clf.best_iteration_ < clf.history_[-1]["iteration"]
+    assert (clf.labeled_iter_ > clf.best_iteration_).sum() == 0
+
+
+def test_verbose_lines_and_display(blobs, capsys):
+    X, _, y_ssl = blobs
+    clf = SelfTrainingWrapper(sample_rate=0.5, verbose=2).fit(X, y_ssl)
+    out = capsys.readouterr().out
+    assert out.count("[SelfTrainingWrapper] iteration") == clf.n_iter_ == 2
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    disp = SelfTrainingDisplay.from_estimator(clf, scores=[0.8, 0.9])
+    assert disp.n_added.tolist() == [h["n_added"] for h in clf.history_]
+    assert len(disp.ax_score_.get_lines()) == 2
+    with pytest.raises(ValueError, match="scores has"):
+        SelfTrainingDisplay.from_estimator(clf, scores=[0.5])
+
+
+def test_reproducible_and_picklable(blobs):
+    X, _, y_ssl = blobs
+    est = SelfTrainingWrapper(SGDClassifier(loss="log_loss", random_state=0),
+                              selection="random", random_state=0)
+    a = est.fit(X, y_ssl).predict(X)
+    b = clone(est).fit(X, y_ssl)
+    np.testing.assert_array_equal(a, b.predict(X))
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(b)).predict(X), a)
+
+
+def test_seed_000_pipeline_under_grid_search():
+    X, y = load_digits(return_X_y=True)
+    y_ssl = hide_labels(y, n_labeled=300, random_state=0)
+    pipe = Pipeline([
+        ("norm", Normalizer()),
+        ("pca", PCA(20, random_state=0)),
+        ("poly", PolynomialFeatures(2)),
+        ("ssl", PseudoLabeler(SGDClassifier(loss="log_loss", alpha=1e-4, random_state=0))),
+    ])
+    grid = GridSearchCV(pipe, {"ssl__threshold": [None, 0.9], "ssl__sample_rate": [0.2, 0.5]},
+                        cv=LabeledStratifiedKFold(3, shuffle=True, random_state=0))
+    grid.fit(X, y_ssl)
+    assert grid.best_score_ > 0.85  # labelled-row accuracy, not diluted by -1 rows
+    assert set(grid.cv_results_["param_ssl__threshold"].tolist()) == {None, 0.9}
+
+
+def test_self_training_beats_supervised_on_digits():
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    rng = np.random.RandomState(0)
+    test = rng.rand(len(y)) < 0.3
+    y_ssl = hide_labels(y[~test], n_per_class=10, random_state=0)
+    sup = LogisticRegression(max_iter=1000).fit(X[~test][y_ssl != -1], y_ssl[y_ssl != -1])
+    ssl = SelfTrainingWrapper(LogisticRegression(max_iter=1000)).fit(X[~test], y_ssl)
+    assert ssl.score(X[test], y[test]) > sup.score(X[test], y[test]) + 0.01
