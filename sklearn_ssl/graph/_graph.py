@@ -1,0 +1,266 @@
+"""Nearest-neighbour search and kNN graphs for the graph family.
+
+Every estimator of :mod:`sklearn_ssl.graph` finds neighbours through one object
+with scikit-learn's ``NearestNeighbors`` API (``fit(X)`` then
+``kneighbors(X, n_neighbors)`` returning Euclidean distances and indices), made
+by :func:`check_neighbors` from the ``neighbors`` parameter:
+
+``"exact"``
+    scikit-learn's :class:`~sklearn.neighbors.NearestNeighbors` (the default).
+``"hnsw"``
+    faiss' HNSW graph index, approximate; fast to query, for kNN graphs of
+    10^5 rows and more (``pip install sklearn-ssl[ann]``).
+``"ivf"``
+    faiss' inverted-file index, approximate; cheap to build over 10^6 rows and
+    fast when few rows query it, as in LocalLabelPropagation.
+``"nndescent"``
+    pynndescent's NN-descent, approximate (``pip install pynndescent``); it
+    compiles with numba on first use, which takes a minute or more.
+an estimator
+    any unfitted object with ``fit`` and ``kneighbors``; it is cloned.
+
+Queries run in blocks of ``batch_size`` rows, dispatched with joblib, so memory
+stays bounded and a joblib backend (threads, processes, dask) spreads them.
+"""
+
+import numbers
+
+import numpy as np
+from joblib import Parallel, delayed
+from scipy import sparse
+from sklearn.base import clone
+from sklearn.neighbors import NearestNeighbors
+from sklearn.utils import check_random_state
+
+NEIGHBORS_BACKENDS = ("exact", "hnsw", "ivf", "nndescent")
+
+# Rows per block when batch_size is None: 4096 query rows against 10^4
+# reference rows is ~330 MB of float64 distances inside scikit-learn at worst.
+DEFAULT_BATCH_SIZE = 4096
+
+
+def _import_optional(module, extra):
+    try:
+        return __import__(module)
+    except ImportError as exc:
+        raise ImportError(
+            f"This option needs the optional dependency {module!r}, which is not "
+            f"installed. Install it with: pip install 'sklearn-ssl[{extra}]'."
+        ) from exc
+
+
+class _FaissHNSW:
+    """Approximate neighbours from a faiss HNSW index (Euclidean)."""
+
+    def __init__(self, n_links=32, ef_construction=64, ef_search=64):
+        self.n_links = n_links
+        self.ef_construction = ef_construction
+        self.ef_search = ef_search
+
+    def fit(self, X):
+        faiss = _import_optional("faiss", "ann")
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        self.index_ = faiss.IndexHNSWFlat(X.shape[1], self.n_links)
+        self.index_.hnsw.efConstruction = self.ef_construction
+        self.index_.add(X)
+        self.n_samples_fit_ = X.shape[0]
+        return self
+
+    def kneighbors(self, X, n_neighbors):
+        self.index_.hnsw.efSearch = max(self.ef_search, 2 * n_neighbors)
+        dist2, ind = self.index_.search(np.ascontiguousarray(X, dtype=np.float32), n_neighbors)
+        return _clean_faiss_result(dist2, ind)
+
+
+class _FaissIVF:
+    """Approximate neighbours from a faiss inverted-file index (Euclidean).
+
+    ``n_lists`` k-means cells (default ``4 * sqrt(n)``), of which ``n_probe``
+    (default a quarter, at least 8) are scanned per query.
+    """
+
+    def __init__(self, n_lists=None, n_probe=None, random_state=None):
+        self.n_lists = n_lists
+        self.n_probe = n_probe
+        self.random_state = random_state
+
+    def fit(self, X):
+        faiss = _import_optional("faiss", "ann")
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        n, d = X.shape
+        n_lists = self.n_lists or int(np.clip(4 * np.sqrt(n), 1, max(1, n // 40)))
+        rng = check_random_state(self.random_state)
+        quantizer = faiss.IndexFlatL2(d)
+        self.index_ = faiss.IndexIVFFlat(quantizer, d, n_lists)
+        self.index_.cp.seed = int(rng.randint(np.iinfo(np.int32).max))
+        self.index_.cp.niter = 10
+        # k-means on at most 64 rows per cell is plenty for coarse cells.
+        n_train = min(n, 64 * n_lists)
+        train = X[rng.choice(n, n_train, replace=False)] if n_train < n else X
+        self.index_.train(train)
+        self.index_.add(X)
+        self.index_.nprobe = self.n_probe or max(8, n_lists // 4)
+        self.n_samples_fit_ = n
+        return self
+
+    def kneighbors(self, X, n_neighbors):
+        dist2, ind = self.index_.search(np.ascontiguousarray(X, dtype=np.float32), n_neighbors)
+        return _clean_faiss_result(dist2, ind)
+
+
+def _clean_faiss_result(dist2, ind):
+    # faiss returns squared L2 distances and -1 where it found fewer than k.
+    missing = ind < 0
+    if missing.any():
+        ind = np.where(missing, ind[:, :1], ind)
+        dist2 = np.where(missing, dist2[:, :1], dist2)
+    return np.sqrt(np.maximum(dist2, 0.0)).astype(np.float64), ind.astype(np.intp)
+
+
+class _NNDescent:
+    """Approximate neighbours from pynndescent's NN-descent (Euclidean)."""
+
+    def __init__(self, n_neighbors=30, random_state=None, n_jobs=None):
+        self.n_neighbors = n_neighbors
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def fit(self, X):
+        pynndescent = _import_optional("pynndescent", "ann")
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        self.index_ = pynndescent.NNDescent(
+            np.asarray(X, dtype=np.float32),
+            n_neighbors=self.n_neighbors,
+            random_state=int(seed),
+            n_jobs=self.n_jobs or 1,
+        )
+        self.n_samples_fit_ = X.shape[0]
+        return self
+
+    def kneighbors(self, X, n_neighbors):
+        ind, dist = self.index_.query(np.asarray(X, dtype=np.float32), k=n_neighbors)
+        return dist.astype(np.float64), ind.astype(np.intp)
+
+
+def check_neighbors(neighbors, *, n_jobs=None, random_state=None):
+    """Turn the ``neighbors`` parameter into an unfitted neighbours object.
+
+    Parameters
+    ----------
+    neighbors : {"exact", "hnsw", "ivf", "nndescent"} or estimator
+        The backend (see the module docstring), or an object with ``fit`` and
+        ``kneighbors`` following :class:`~sklearn.neighbors.NearestNeighbors`.
+    n_jobs : int, default=None
+        Threads for the exact backend.
+    random_state : int, RandomState instance or None
+        Seeds the randomised backends.
+
+    Returns
+    -------
+    index : object
+        Unfitted object with ``fit(X)`` and ``kneighbors(X, n_neighbors)``.
+    """
+    if isinstance(neighbors, str):
+        if neighbors == "exact":
+            return NearestNeighbors(algorithm="brute", n_jobs=n_jobs)
+        if neighbors == "hnsw":
+            return _FaissHNSW()
+        if neighbors == "ivf":
+            return _FaissIVF(random_state=random_state)
+        if neighbors == "nndescent":
+            return _NNDescent(random_state=random_state, n_jobs=n_jobs)
+        raise ValueError(
+            f"neighbors={neighbors!r} is not a known backend; use one of "
+            f"{NEIGHBORS_BACKENDS} or an object with fit and kneighbors methods."
+        )
+    return clone(neighbors)
+
+
+def _kneighbors(index, X, n_neighbors):
+    if isinstance(index, NearestNeighbors):
+        return index.kneighbors(X, n_neighbors, return_distance=True)
+    return index.kneighbors(X, n_neighbors)
+
+
+def _row_blocks(n_rows, batch_size):
+    batch_size = batch_size or DEFAULT_BATCH_SIZE
+    return [slice(start, min(start + batch_size, n_rows)) for start in range(0, n_rows, batch_size)]
+
+
+def kneighbors_blocked(index, X, n_neighbors, *, batch_size=None, n_jobs=None, exclude_self=False):
+    """Query a fitted ``index`` with the rows of ``X`` in blocks of bounded memory.
+
+    Parameters
+    ----------
+    index : fitted neighbours object
+    X : ndarray of shape (n_queries, n_features)
+    n_neighbors : int
+    batch_size : int, default=None
+        Rows per block (``DEFAULT_BATCH_SIZE`` when None).
+    n_jobs : int, default=None
+        Blocks run in parallel with joblib (any active joblib backend, dask
+        included).
+    exclude_self : bool, default=False
+        ``X`` is the data the index was fitted on: drop each row from its own
+        neighbours.
+
+    Returns
+    -------
+    distances, indices : ndarrays of shape (n_queries, n_neighbors)
+    """
+    k = n_neighbors + 1 if exclude_self else n_neighbors
+    blocks = _row_blocks(X.shape[0], batch_size)
+    results = Parallel(n_jobs=n_jobs)(delayed(_kneighbors)(index, X[b], k) for b in blocks)
+    dist = np.concatenate([r[0] for r in results])
+    ind = np.concatenate([r[1] for r in results])
+    if exclude_self:
+        # Move each row's own index to the end (stable, so order is kept), then
+        # drop the last column; a row that did not find itself drops its k+1-th.
+        is_self = ind == np.arange(ind.shape[0])[:, None]
+        order = np.argsort(is_self, axis=1, kind="stable")
+        ind = np.take_along_axis(ind, order, axis=1)[:, :n_neighbors]
+        dist = np.take_along_axis(dist, order, axis=1)[:, :n_neighbors]
+    return dist, ind
+
+
+def default_gamma(distances):
+    """``1 / mean squared kNN distance``: Gaussian weights that do not depend on scale."""
+    mean_sq = float(np.mean(np.square(distances)))
+    return 1.0 / mean_sq if mean_sq > 0 else 1.0
+
+
+def gaussian_weights(distances, gamma):
+    """Weights ``exp(-gamma * d^2)`` of a kNN graph."""
+    return np.exp(-gamma * np.square(distances))
+
+
+def knn_affinity(distances, indices, n_samples, weights):
+    """Symmetric sparse affinity ``W = (A + A^T) / 2`` from kNN lists.
+
+    Parameters
+    ----------
+    distances, indices : ndarrays of shape (n_samples, n_neighbors)
+        Neighbours of each row (the row itself excluded).
+    n_samples : int
+    weights : ndarray of shape (n_samples, n_neighbors)
+        Edge weight for each neighbour.
+
+    Returns
+    -------
+    W : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
+    """
+    n_neighbors = indices.shape[1]
+    indptr = np.arange(0, n_samples * n_neighbors + 1, n_neighbors)
+    A = sparse.csr_matrix((weights.ravel(), indices.ravel(), indptr), shape=(n_samples, n_samples))
+    A.sum_duplicates()
+    return ((A + A.T) * 0.5).tocsr()
+
+
+def check_n_neighbors(n_neighbors, n_samples, name="n_neighbors"):
+    """Raise if a graph cannot have ``n_neighbors`` neighbours per row."""
+    if not isinstance(n_neighbors, numbers.Integral) or n_neighbors >= n_samples:
+        raise ValueError(
+            f"{name}={n_neighbors} must be smaller than the number of rows in X "
+            f"(n_samples={n_samples}); each row needs that many other rows as neighbours. "
+            f"Lower {name} or pass more rows."
+        )

@@ -1,0 +1,141 @@
+"""Label spreading (Zhou et al., 2004) on a sparse kNN graph."""
+
+from numbers import Real
+
+import numpy as np
+from scipy import sparse
+from sklearn.utils._param_validation import Interval
+
+from ._base import BaseKNNPropagation
+
+
+class LabelSpreading(BaseKNNPropagation):
+    """Label spreading with soft clamping on a sparse kNN graph.
+
+    Iterates ``F <- alpha * S F + (1 - alpha) * Y`` with the symmetrically
+    normalised affinity ``S = D^-1/2 W D^-1/2`` of a symmetric kNN graph
+    (Zhou et al., 2004), so labelled rows may change label when the graph
+    disagrees with them. The graph is sparse (``n_neighbors`` per row), found
+    exactly or with an approximate backend for large data; rows that no label
+    reaches get the class prior instead of NaN (``unreached_``); new rows are
+    predicted from their neighbours in the training set.
+
+    Read more in the :ref:`User Guide <graph>`.
+
+    Parameters
+    ----------
+    kernel : {"knn", "rbf", "precomputed"}, default="knn"
+        Edge weights of the kNN graph: ``"knn"`` gives every edge weight 1,
+        ``"rbf"`` gives ``exp(-gamma * d^2)``; ``"precomputed"`` means ``X``
+        is a square (sparse) affinity matrix and new rows are given as their
+        affinities to the training rows.
+    gamma : float, default=None
+        Width of the ``"rbf"`` weights; None uses ``1 / mean(d^2)`` over the
+        kNN distances (stored in ``gamma_``).
+    n_neighbors : int, default=10
+        Neighbours per row in the graph, and for predicting new rows.
+    neighbors : {"exact", "hnsw", "ivf", "nndescent"} or estimator, default="exact"
+        How neighbours are found: exact (scikit-learn ``NearestNeighbors``),
+        approximate with faiss (``"hnsw"``, ``"ivf"``; ``pip install
+        sklearn-ssl[ann]``) or pynndescent (``"nndescent"``), or any unfitted
+        object with ``fit`` and ``kneighbors`` (it is cloned).
+    alpha : float, default=0.2
+        Weight of the neighbours against the initial labels, in ``(0, 1)``.
+    max_iter : int, default=30
+        Maximum number of spreading steps.
+    tol : float, default=1e-3
+        Stop when no entry of the label distributions moves more than ``tol``.
+    batch_size : int, default=None
+        Rows per neighbour query block (bounds memory); None means 4096.
+    n_jobs : int, default=None
+        Query blocks run in parallel with joblib (any joblib backend, dask
+        included).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the approximate neighbour backends.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (never ``-1``).
+    label_distributions_ : ndarray of shape (n_samples, n_classes)
+        Class distribution of each training row.
+    transduction_ : ndarray of shape (n_samples,)
+        Label given to each training row.
+    unreached_ : ndarray of shape (n_samples,), dtype=bool
+        Rows no labelled row reached (they got ``class_prior_``).
+    class_prior_ : ndarray of shape (n_classes,)
+        Class frequencies among the labelled rows.
+    n_iter_ : int
+        Number of spreading steps run.
+    gamma_ : float
+        Width used for ``"rbf"`` weights.
+    neighbors_ : object
+        Fitted neighbour index over the training rows.
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    See Also
+    --------
+    LabelPropagation : Hard clamping with the random-walk operator.
+    LocalLabelPropagation : Density-weighted local votes, O(N M), for large N.
+    sklearn.semi_supervised.LabelSpreading : scikit-learn's version.
+
+    References
+    ----------
+    Zhou, D., Bousquet, O., Lal, T. N., Weston, J. and Schoelkopf, B. (2004).
+    Learning with local and global consistency. NeurIPS 16.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_moons
+    >>> from sklearn_ssl.datasets import hide_labels
+    >>> from sklearn_ssl.graph import LabelSpreading
+    >>> X, y = make_moons(200, noise=0.05, random_state=0)
+    >>> y_ssl = hide_labels(y, n_per_class=3, random_state=0)
+    >>> model = LabelSpreading(n_neighbors=7).fit(X, y_ssl)
+    >>> float((model.transduction_ == y).mean())
+    1.0
+    """
+
+    _parameter_constraints: dict = {
+        **BaseKNNPropagation._parameter_constraints,
+        "alpha": [Interval(Real, 0, 1, closed="neither")],
+    }
+
+    def __init__(
+        self,
+        *,
+        kernel="knn",
+        gamma=None,
+        n_neighbors=10,
+        neighbors="exact",
+        alpha=0.2,
+        max_iter=30,
+        tol=1e-3,
+        batch_size=None,
+        n_jobs=None,
+        random_state=None,
+    ):
+        super().__init__(
+            kernel=kernel,
+            gamma=gamma,
+            n_neighbors=n_neighbors,
+            neighbors=neighbors,
+            max_iter=max_iter,
+            tol=tol,
+            batch_size=batch_size,
+            n_jobs=n_jobs,
+            random_state=random_state,
+        )
+        self.alpha = alpha
+
+    def _build_graph(self, W):
+        # S = D^-1/2 W D^-1/2 (Zhou et al., 2004, step 2).
+        degree = np.asarray(W.sum(axis=1)).ravel()
+        inv_sqrt = np.divide(1.0, np.sqrt(degree), out=np.zeros_like(degree), where=degree > 0)
+        D = sparse.diags(inv_sqrt)
+        return (D @ W @ D).tocsr()
+
+    def _propagate(self, operator, F, Y):
+        # F <- alpha S F + (1 - alpha) Y (Zhou et al., 2004, step 3).
+        return self.alpha * (operator @ F) + (1.0 - self.alpha) * Y

@@ -1,0 +1,543 @@
+"""Local label propagation (seed 003, eq. 1-5): density-weighted votes of labelled neighbours."""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from joblib import Parallel, delayed
+from scipy.special import logsumexp
+from sklearn.base import _fit_context, clone
+from sklearn.neighbors import NearestNeighbors
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    has_fit_parameter,
+    validate_data,
+)
+
+from ..utils._labels import check_semi_supervised_y
+from ._base import BaseGraphPropagation
+from ._graph import NEIGHBORS_BACKENDS, _kneighbors, _row_blocks, check_neighbors
+
+
+def _is_dask_collection(X):
+    return type(X).__module__.split(".")[0] == "dask" or hasattr(X, "__dask_graph__")
+
+
+def _import_dask():
+    try:
+        import dask
+        import dask.array
+    except ImportError as exc:
+        raise ImportError(
+            "X is a dask array, but dask is not installed (or dask.array cannot be "
+            "imported). Install it with: pip install 'sklearn-ssl[dask]'."
+        ) from exc
+    return dask
+
+
+def _zero_rows_error(n_zero):
+    return ValueError(
+        f"X has {n_zero} row(s) whose norm is zero. LocalLabelPropagation compares rows "
+        "by cosine similarity (seed 003, eq. 1), which is undefined for a zero vector. "
+        "Remove those rows, or add a constant feature so that no row is all zeros."
+    )
+
+
+def _unit_rows(X):
+    X = np.asarray(X, dtype=np.float64)
+    norms = np.linalg.norm(X, axis=1)
+    zero = ~(norms > 0)
+    if zero.any():
+        raise _zero_rows_error(int(zero.sum()))
+    return X / norms[:, None]
+
+
+def _top_similarities(V_ref, V_query, k):
+    """Exact top-``k`` cosine similarities of each query row among the rows of ``V_ref``."""
+    k = min(k, V_ref.shape[0])
+    if k == 0:
+        return np.empty((V_query.shape[0], 0))
+    nn = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(V_ref)
+    dist, _ = nn.kneighbors(V_query)
+    # Unit vectors: v.w = 1 - |v - w|^2 / 2.
+    return 1.0 - 0.5 * np.square(dist)
+
+
+def _density_task(V_block, unlabeled_block, V_lab, n_density_neighbors):
+    """Top similarities of the labelled rows among this block's unlabelled rows."""
+    return _top_similarities(V_block[unlabeled_block], V_lab, n_density_neighbors)
+
+
+def _merge_top(best, part, k):
+    both = part if best is None else np.concatenate([best, part], axis=1)
+    if both.shape[1] > k:
+        both = -np.partition(-both, k - 1, axis=1)[:, :k]
+    return both
+
+
+def _augment_reference(V_lab, bias):
+    # Maximum inner product search with a per-point bias, as Euclidean search:
+    # with q' = [q, 1, 0] and a' = [a, b, sqrt(phi^2 - |a|^2 - b^2)],
+    # |q' - a'|^2 = |q|^2 + 1 + phi^2 - 2 (q.a + b), so nearest = highest q.a + b.
+    sq = 1.0 + np.square(bias)
+    return np.column_stack([V_lab, bias, np.sqrt(sq.max() - sq)])
+
+
+def _augment_query(V):
+    n = V.shape[0]
+    return np.column_stack([V, np.ones(n), np.zeros(n)])
+
+
+def _vote_task(V_block, index, V_lab, log_density, y_lab, n_classes, k, temperature, weighted):
+    """Class votes of the rows of ``V_block`` (seed 003, eq. 5); rows are not normalised."""
+    query = _augment_query(V_block) if weighted else V_block
+    _, ind = _kneighbors(index, query, k)
+    # log of P(v_i | v) / rho(v_i) up to a per-row constant (eq. 2 and 4).
+    logits = np.einsum("nd,nkd->nk", V_block, V_lab[ind]) / temperature
+    if weighted:
+        logits -= log_density[ind]
+    weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+    F = np.zeros((V_block.shape[0], n_classes))
+    rows = np.arange(V_block.shape[0])
+    for j in range(ind.shape[1]):
+        F[rows, y_lab[ind[:, j]]] += weights[:, j]
+    return F
+
+
+class LocalLabelPropagation(BaseGraphPropagation):
+    """Local label propagation: votes of the labelled neighbours, weighted by density.
+
+    Each unlabelled row ``v`` (L2-normalised) takes votes from the ``K``
+    labelled rows ``v_i`` with the highest density-weighted probability
+    ``exp(v_i . v / tau) / rho(v_i)``, where ``rho(v_i)`` sums
+    ``exp(v_i . v_j / tau)`` over the ``T`` unlabelled rows nearest to
+    ``v_i`` (seed 003, eq. 1-5). The pseudo-label is the class with most
+    weight and its normalised weight is the confidence. Dividing by the density
+    stops labelled rows in dense regions from claiming too many rows.
+
+    The cost is O(N M) for N rows and M labelled rows (not O(N^2)), computed in
+    blocks of ``batch_size`` rows run in parallel by joblib (``n_jobs``, any
+    joblib backend) or, when ``X`` is a dask array, on the dask workers. With an
+    approximate ``neighbors`` backend the ``K`` highest-ranked labelled rows
+    are found by a maximum-inner-product search (``v_i . v / tau - log
+    rho(v_i)``), without the N x M matrix.
+
+    With ``estimator=None`` it is transductive like :class:`LabelSpreading`
+    and predicts new rows by the same vote against the training rows. Given an
+    ``estimator``, it is a meta-estimator: the estimator is fitted on the
+    labelled rows plus the pseudo-labelled rows, with the confidence as
+    ``sample_weight``, and predicts new rows; with ``max_iter > 1`` and an
+    estimator that has ``transform``, propagation is repeated in the fitted
+    estimator's embedding.
+
+    Read more in the :ref:`User Guide <graph>`.
+
+    Parameters
+    ----------
+    estimator : estimator object, default=None
+        Classifier fitted on labelled and pseudo-labelled rows. None means
+        transductive propagation only.
+    n_neighbors : int, default=10
+        ``K``, the number of labelled rows that vote for each row. If there are
+        fewer labelled rows, all of them vote (with a warning).
+    n_density_neighbors : int, default=25
+        ``T``, the number of nearest unlabelled rows that define the density of
+        a labelled row (eq. 4); all unlabelled rows if there are fewer.
+    temperature : float, default=0.07
+        ``tau`` in ``exp(v_i . v_j / tau)`` (eq. 1).
+    density_weighting : bool, default=True
+        Divide the votes by the density (eq. 4-5). False is the paper's NoDW
+        ablation (plain weighted kNN, eq. 3).
+    confidence_weighting : bool, default=True
+        Pass the confidence as ``sample_weight`` to ``estimator``. False is the
+        paper's NoC ablation (every pseudo-labelled row weighs 1).
+    max_iter : int, default=1
+        Rounds of (propagate, fit ``estimator``, re-embed with its
+        ``transform``). Only used with an estimator that has ``transform``.
+    neighbors : {"exact", "hnsw", "ivf", "nndescent"} or estimator, default="exact"
+        How nearest rows are found: exact blocked search, approximate with faiss
+        (``"ivf"`` is the fast choice for millions of rows; ``pip install
+        sklearn-ssl[ann]``) or pynndescent, or any object with ``fit`` and
+        ``kneighbors``.
+    batch_size : int, default=None
+        Rows per block; bounds memory. None means 4096.
+    n_jobs : int, default=None
+        Blocks run in parallel with joblib threads (or the active joblib
+        backend, e.g. dask).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the approximate neighbour backends.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (never ``-1``).
+    label_distributions_ : ndarray of shape (n_samples, n_classes)
+        Normalised votes ``p_j(v)`` of each training row; one-hot for labelled rows.
+    transduction_ : ndarray of shape (n_samples,)
+        Label or pseudo-label of each training row.
+    confidence_ : ndarray of shape (n_samples,)
+        Confidence of each row's label (1 for labelled rows).
+    unreached_ : ndarray of shape (n_samples,), dtype=bool
+        Always False: every row has labelled neighbours. Kept for the family's API.
+    class_prior_ : ndarray of shape (n_classes,)
+        Class frequencies among the labelled rows.
+    log_density_ : ndarray of shape (n_labeled,)
+        ``log rho(v_i)`` of each labelled row, up to a constant (eq. 4).
+    n_neighbors_ : int
+        ``K`` actually used.
+    estimator_ : estimator
+        The fitted estimator (only when ``estimator`` is given).
+    n_iter_ : int
+        Rounds of propagation run.
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    See Also
+    --------
+    LabelSpreading : Global propagation on a kNN graph.
+    sklearn_ssl.SelfTrainingWrapper : Pseudo-labels from the classifier itself.
+
+    References
+    ----------
+    Local Label Propagation for Large-Scale Semi-Supervised Learning (ICLR 2020
+    submission; Zhuang et al.), equations 1-5 and Table 6.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_ssl.datasets import hide_labels
+    >>> from sklearn_ssl.graph import LocalLabelPropagation
+    >>> X, y = make_blobs(500, centers=[[5, 0], [0, 5], [-5, 0]], random_state=0)
+    >>> y_ssl = hide_labels(y, n_per_class=10, random_state=0)
+    >>> llp = LocalLabelPropagation().fit(X, y_ssl)
+    >>> float((llp.transduction_ == y).mean())
+    1.0
+    >>> meta = LocalLabelPropagation(LogisticRegression()).fit(X, y_ssl)
+    >>> meta.predict([[6, 0], [0, 6]]).tolist()
+    [0, 1]
+    """
+
+    _parameter_constraints: dict = {
+        **BaseGraphPropagation._parameter_constraints,
+        "estimator": [HasMethods(["fit", "predict"]), None],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "n_density_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "density_weighting": ["boolean"],
+        "confidence_weighting": ["boolean"],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "neighbors": [StrOptions(set(NEIGHBORS_BACKENDS)), HasMethods(["fit", "kneighbors"])],
+    }
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        n_neighbors=10,
+        n_density_neighbors=25,
+        temperature=0.07,
+        density_weighting=True,
+        confidence_weighting=True,
+        max_iter=1,
+        neighbors="exact",
+        batch_size=None,
+        n_jobs=None,
+        random_state=None,
+    ):
+        self.estimator = estimator
+        self.n_neighbors = n_neighbors
+        self.n_density_neighbors = n_density_neighbors
+        self.temperature = temperature
+        self.density_weighting = density_weighting
+        self.confidence_weighting = confidence_weighting
+        self.max_iter = max_iter
+        self.neighbors = neighbors
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    # -- propagation --------------------------------------------------------
+
+    def _parallel(self, tasks):
+        return Parallel(n_jobs=self.n_jobs, prefer="threads", return_as="generator")(tasks)
+
+    def _effective_k(self, n_labeled):
+        if self.n_neighbors > n_labeled:
+            warnings.warn(
+                f"n_neighbors={self.n_neighbors} is larger than the number of labelled "
+                f"rows ({n_labeled}); every labelled row votes for every row instead.",
+                UserWarning,
+            )
+        return min(self.n_neighbors, n_labeled)
+
+    def _log_density_from_sims(self, sims):
+        # eq. 4: rho(v_i) = sum over the T nearest unlabelled v_j of exp(v_i . v_j / tau);
+        # the normaliser Z of eq. 1 is the same for every i and cancels in eq. 5.
+        if sims.shape[1] == 0:
+            return np.zeros(sims.shape[0])
+        return logsumexp(sims / self.temperature, axis=1)
+
+    def _log_density(self, V, V_lab, unlabeled):
+        """``log rho`` of every labelled row (zeros without density weighting)."""
+        n_lab = V_lab.shape[0]
+        if not self.density_weighting or not unlabeled.any():
+            return np.zeros(n_lab)
+        T = min(self.n_density_neighbors, int(unlabeled.sum()))
+        if self.neighbors == "exact":
+            blocks = _row_blocks(V.shape[0], self.batch_size)
+            best = None
+            for part in self._parallel(
+                delayed(_density_task)(V[b], unlabeled[b], V_lab, T) for b in blocks
+            ):
+                best = _merge_top(best, part, T)
+            return self._log_density_from_sims(best)
+        index = check_neighbors(
+            self.neighbors, n_jobs=self.n_jobs, random_state=self.random_state
+        ).fit(V[unlabeled])
+        results = self._parallel(
+            delayed(_kneighbors)(index, V_lab[b], T) for b in _row_blocks(n_lab, self.batch_size)
+        )
+        dist = np.concatenate([r[0] for r in results])
+        return self._log_density_from_sims(1.0 - 0.5 * np.square(dist))
+
+    def _fit_vote_index(self, V_lab, log_density):
+        if self.density_weighting:
+            # Scale eq. 5's ranking score by tau so that the augmented vectors
+            # have unit-order norms; centring the bias does not change ranks.
+            bias = -self.temperature * (log_density - log_density.mean())
+            ref = _augment_reference(V_lab, bias)
+        else:
+            ref = V_lab
+        if self.neighbors == "exact":
+            index = NearestNeighbors(algorithm="brute")
+        else:
+            index = check_neighbors(
+                self.neighbors, n_jobs=self.n_jobs, random_state=self.random_state
+            )
+        return index.fit(ref)
+
+    def _vote_args(self):
+        return (
+            self.neighbors_,
+            self.labeled_embedding_,
+            self.log_density_,
+            self.labeled_y_,
+            len(self.classes_),
+            self.n_neighbors_,
+            self.temperature,
+            self.density_weighting,
+        )
+
+    def _votes(self, V):
+        if V.shape[0] == 0:
+            return np.zeros((0, len(self.classes_)))
+        args = self._vote_args()
+        parts = self._parallel(
+            delayed(_vote_task)(V[b], *args) for b in _row_blocks(V.shape[0], self.batch_size)
+        )
+        return np.concatenate(list(parts))
+
+    def _set_reference(self, V_lab, y_lab, log_density):
+        self.labeled_embedding_ = V_lab
+        self.labeled_y_ = y_lab
+        self.log_density_ = log_density
+        self.n_neighbors_ = self._effective_k(V_lab.shape[0])
+        self.neighbors_ = self._fit_vote_index(V_lab, log_density)
+
+    def _propagate_local(self, Z, labeled, y_encoded):
+        """Scores of every row (one-hot for labelled rows) in the embedding ``Z``."""
+        V = _unit_rows(Z)
+        V_lab = V[labeled]
+        unlabeled = ~labeled
+        self._set_reference(V_lab, y_encoded[labeled], self._log_density(V, V_lab, unlabeled))
+        F = np.zeros((V.shape[0], len(self.classes_)))
+        F[labeled, y_encoded[labeled]] = 1.0
+        F[unlabeled] = self._votes(V[unlabeled])
+        return F
+
+    # -- fit ----------------------------------------------------------------
+
+    def _check_estimator(self):
+        if (
+            self.estimator is not None
+            and self.confidence_weighting
+            and not has_fit_parameter(self.estimator, "sample_weight")
+        ):
+            raise ValueError(
+                f"{type(self.estimator).__name__}.fit does not accept sample_weight, which "
+                "LocalLabelPropagation uses to weight pseudo-labels by their confidence. "
+                "Pass confidence_weighting=False or an estimator that accepts sample_weight."
+            )
+
+    def _fit_estimator(self, X, y_encoded, labeled, F):
+        pseudo = np.argmax(F, axis=1)
+        y_fit = np.where(labeled, y_encoded, pseudo)
+        fit_params = {}
+        if self.confidence_weighting:
+            fit_params["sample_weight"] = np.where(labeled, 1.0, F.max(axis=1) / F.sum(axis=1))
+        self.estimator_ = clone(self.estimator).fit(X, self.classes_[y_fit], **fit_params)
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y):
+        """Propagate the labels of ``y`` and, given an estimator, fit it.
+
+        Parameters
+        ----------
+        X : array-like or dask array of shape (n_samples, n_features)
+            Training data. Rows are compared by cosine similarity, so none may
+            be all zeros.
+        y : array-like of shape (n_samples,)
+            Labels, ``-1`` for unlabelled rows.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        self._check_estimator()
+        if _is_dask_collection(X):
+            return self._fit_dask(X, y)
+        X, _, labeled, y_encoded = self._validate_semi_supervised(X, y)
+        Z = X
+        for n_iter in range(1, self.max_iter + 1):
+            F = self._propagate_local(Z, labeled, y_encoded)
+            if self.estimator is None:
+                break
+            self._fit_estimator(X, y_encoded, labeled, F)
+            if n_iter == self.max_iter or not hasattr(self.estimator_, "transform"):
+                break
+            Z = self.estimator_.transform(X)
+        self.n_iter_ = n_iter
+        self._finish(F, y_encoded, labeled)
+        return self
+
+    def _finish(self, F, y_encoded, labeled):
+        self._set_label_distributions(F, y_encoded, labeled)
+        self.confidence_ = self.label_distributions_.max(axis=1)
+
+    def _fit_dask(self, X, y):
+        dask = _import_dask()
+        import dask.array as da
+
+        if self.estimator is not None or self.neighbors != "exact":
+            raise ValueError(
+                "With a dask array X, LocalLabelPropagation supports estimator=None and "
+                "neighbors='exact'. Compute X to a NumPy array for the other options."
+            )
+        if X.ndim != 2:
+            raise ValueError(f"Expected a 2D dask array, got {X.ndim} dimension(s).")
+        y, labeled, self.classes_, y_encoded = check_semi_supervised_y(np.asarray(y))
+        check_classification_targets(y[labeled])
+        check_consistent_length(np.empty(X.shape[0]), y)
+        self.n_features_in_ = X.shape[1]
+        X = X.astype(np.float64).rechunk({1: -1})
+        norms = da.sqrt((X**2).sum(axis=1))
+        all_finite, min_norm, n_zero = dask.compute(
+            da.isfinite(X).all(), norms.min(), (norms == 0).sum()
+        )
+        if not all_finite:
+            raise ValueError("Input X contains NaN or infinity.")
+        if n_zero:
+            raise _zero_rows_error(int(n_zero))
+        V = X / norms[:, None]
+        V_lab = V[np.flatnonzero(labeled)].compute()
+        unlabeled = ~labeled
+        bounds = np.cumsum((0,) + V.chunks[0])
+        slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+        blocks = V.to_delayed().ravel()
+
+        log_density = np.zeros(V_lab.shape[0])
+        if self.density_weighting and unlabeled.any():
+            T = min(self.n_density_neighbors, int(unlabeled.sum()))
+            parts = dask.compute(
+                *[
+                    dask.delayed(_density_task)(blk, unlabeled[s], V_lab, T)
+                    for blk, s in zip(blocks, slices)
+                ]
+            )
+            best = None
+            for part in parts:
+                best = _merge_top(best, part, T)
+            log_density = self._log_density_from_sims(best)
+        self._set_reference(V_lab, y_encoded[labeled], log_density)
+
+        args = self._vote_args()
+        votes = dask.compute(
+            *[dask.delayed(_vote_task)(blk[unlabeled[s]], *args) for blk, s in zip(blocks, slices)]
+        )
+        F = np.zeros((X.shape[0], len(self.classes_)))
+        F[labeled, y_encoded[labeled]] = 1.0
+        F[unlabeled] = np.concatenate(votes)
+        self.n_iter_ = 1
+        self._finish(F, y_encoded, labeled)
+        return self
+
+    # -- predict ------------------------------------------------------------
+
+    def _predict_scores(self, X):
+        X = validate_data(self, X, reset=False)
+        return self._votes(_unit_rows(X))
+
+    def _estimator_has(attr):
+        def check(self):
+            if self.estimator is None:
+                return True
+            return hasattr(self.estimator, attr)
+
+        return check
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities of new rows.
+
+        From ``estimator_`` when an estimator is given, otherwise from the
+        density-weighted vote of the labelled training rows (eq. 5).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            New rows.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Class probabilities.
+        """
+        check_is_fitted(self)
+        if self.estimator is not None:
+            return self.estimator_.predict_proba(X)
+        return super().predict_proba(X)
+
+    def predict(self, X):
+        """Predict the class of new rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            New rows.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Predicted classes.
+        """
+        check_is_fitted(self)
+        if self.estimator is not None:
+            return self.estimator_.predict(X)
+        return super().predict(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self.estimator is not None:
+            from sklearn.utils import get_tags
+
+            inner = get_tags(self.estimator)
+            tags.input_tags.sparse = False
+            tags.input_tags.allow_nan = False
+            tags.classifier_tags = inner.classifier_tags
+        return tags

@@ -1,0 +1,204 @@
+"""LabelPropagation, LabelSpreading and the kNN graph builder."""
+
+import os
+
+import numpy as np
+import pytest
+from scipy import sparse
+from sklearn.datasets import make_blobs, make_moons
+from sklearn.neighbors import NearestNeighbors, kneighbors_graph
+from sklearn.utils._param_validation import InvalidParameterError
+
+from sklearn_ssl.datasets import hide_labels
+from sklearn_ssl.graph import LabelPropagation, LabelSpreading
+from sklearn_ssl.graph._base import UnreachedRowsWarning
+from sklearn_ssl.graph._graph import check_neighbors, kneighbors_blocked, knn_affinity
+
+ESTIMATORS = [LabelPropagation, LabelSpreading]
+
+
+@pytest.fixture(scope="module")
+def moons():
+    X, y = make_moons(300, noise=0.05, random_state=0)
+    return X, y, hide_labels(y, n_per_class=3, random_state=0)
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+@pytest.mark.parametrize("kernel", ["knn", "rbf"])
+def test_two_moons_three_labels_per_class(Est, kernel, moons):
+    X, y, y_ssl = moons
+    model = Est(kernel=kernel, n_neighbors=7).fit(X, y_ssl)
+    assert np.mean(model.transduction_ == y) > 0.97
+    assert not model.unreached_.any()
+    np.testing.assert_allclose(model.label_distributions_.sum(axis=1), 1.0)
+    # Inductive: new rows from the same moons, through their training neighbours.
+    X_new, y_new = make_moons(100, noise=0.05, random_state=1)
+    assert np.mean(model.predict(X_new) == y_new) > 0.95
+    np.testing.assert_allclose(model.predict_proba(X_new).sum(axis=1), 1.0)
+
+
+def test_label_propagation_clamps_and_reaches_harmonic_solution():
+    X, y = make_blobs(60, centers=2, cluster_std=2.0, random_state=0)
+    y_ssl = hide_labels(y, n_per_class=4, random_state=0)
+    model = LabelPropagation(n_neighbors=8, tol=1e-10, max_iter=10000).fit(X, y_ssl)
+    lab = y_ssl != -1
+    np.testing.assert_array_equal(model.transduction_[lab], y_ssl[lab])
+    # Harmonic solution (Zhu and Ghahramani): F_u = (I - P_uu)^-1 P_ul Y_l.
+    A = kneighbors_graph(X, 8, include_self=False).toarray()
+    W = (A + A.T) / 2
+    P = W / W.sum(axis=1, keepdims=True)
+    u = ~lab
+    Y_l = np.eye(2)[y_ssl[lab]]
+    F_u = np.linalg.solve(np.eye(u.sum()) - P[np.ix_(u, u)], P[np.ix_(u, lab)] @ Y_l)
+    F_u /= F_u.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(model.label_distributions_[u], F_u, atol=1e-6)
+
+
+def test_label_spreading_matches_closed_form():
+    X, y = make_blobs(60, centers=3, random_state=0)
+    y_ssl = hide_labels(y, n_per_class=2, random_state=0)
+    alpha = 0.5
+    model = LabelSpreading(n_neighbors=6, alpha=alpha, tol=1e-12, max_iter=1000).fit(X, y_ssl)
+    # Fixed point of F <- alpha S F + (1 - alpha) Y: (1 - alpha)(I - alpha S)^-1 Y.
+    A = kneighbors_graph(X, 6, include_self=False).toarray()
+    W = (A + A.T) / 2
+    d = 1 / np.sqrt(W.sum(axis=1))
+    S = d[:, None] * W * d[None, :]
+    Y = np.zeros((60, 3))
+    lab = y_ssl != -1
+    Y[lab, y_ssl[lab]] = 1
+    F = np.linalg.solve(np.eye(60) - alpha * S, (1 - alpha) * Y)
+    F /= F.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(model.label_distributions_, F, atol=1e-8)
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_unreached_rows_get_class_prior_not_nan(Est):
+    # Two blobs far apart: kNN graph has two components, labels only in the first.
+    X, blob = make_blobs(80, centers=[[0, 0], [100, 100]], cluster_std=1.0, random_state=0)
+    y = np.full(80, -1)
+    first = np.flatnonzero(blob == 0)
+    y[first[:3]] = 0
+    y[first[3:4]] = 1
+    with pytest.warns(UnreachedRowsWarning, match="not reached"):
+        model = Est(n_neighbors=5).fit(X, y)
+    np.testing.assert_array_equal(model.unreached_, blob == 1)
+    assert np.isfinite(model.label_distributions_).all()
+    np.testing.assert_allclose(model.class_prior_, [0.75, 0.25])
+    np.testing.assert_allclose(model.label_distributions_[blob == 1], [[0.75, 0.25]] * 40)
+    assert (model.transduction_[blob == 1] == 0).all()
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_precomputed_affinity_equals_knn_graph(Est, moons):
+    X, y, y_ssl = moons
+    A = kneighbors_graph(X, 7, mode="connectivity", include_self=False)
+    ref = Est(n_neighbors=7).fit(X, y_ssl)
+    pre = Est(kernel="precomputed").fit(A, y_ssl)
+    np.testing.assert_allclose(pre.label_distributions_, ref.label_distributions_)
+    # New rows are given by their affinity to the training rows.
+    X_new, _ = make_moons(20, noise=0.05, random_state=3)
+    A_new = NearestNeighbors(n_neighbors=7).fit(X).kneighbors_graph(X_new)
+    np.testing.assert_array_equal(pre.predict(A_new), ref.predict(X_new))
+
+
+def test_precomputed_must_be_square_and_nonnegative():
+    y = np.array([0, 1, -1])
+    with pytest.raises(ValueError, match="square"):
+        LabelSpreading(kernel="precomputed").fit(np.ones((3, 4)), y)
+    with pytest.raises(ValueError, match="non-negative"):
+        LabelSpreading(kernel="precomputed").fit(-np.eye(3), y)
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_blocks_and_jobs_do_not_change_the_result(Est, moons):
+    X, y, y_ssl = moons
+    ref = Est(n_neighbors=7).fit(X, y_ssl)
+    blocked = Est(n_neighbors=7, batch_size=37, n_jobs=2).fit(X, y_ssl)
+    np.testing.assert_allclose(blocked.label_distributions_, ref.label_distributions_)
+    np.testing.assert_array_equal(blocked.predict(X[:50]), ref.predict(X[:50]))
+
+
+def test_custom_neighbors_object_is_used(moons):
+    X, y, y_ssl = moons
+    ref = LabelSpreading(n_neighbors=7).fit(X, y_ssl)
+    tree = LabelSpreading(n_neighbors=7, neighbors=NearestNeighbors(algorithm="kd_tree"))
+    tree.fit(X, y_ssl)
+    assert tree.neighbors_.algorithm == "kd_tree"
+    np.testing.assert_allclose(tree.label_distributions_, ref.label_distributions_)
+
+
+@pytest.mark.parametrize("backend", ["hnsw", "ivf"])
+def test_faiss_backends_agree_with_exact(backend, moons):
+    pytest.importorskip("faiss")
+    X, y, y_ssl = moons
+    ref = LabelSpreading(n_neighbors=7).fit(X, y_ssl)
+    ann = LabelSpreading(n_neighbors=7, neighbors=backend, random_state=0).fit(X, y_ssl)
+    assert np.mean(ann.transduction_ == ref.transduction_) > 0.97
+    assert np.mean(ann.predict(X) == y) > 0.95
+
+
+@pytest.mark.skipif(
+    not os.environ.get("SKLEARN_SSL_SLOW_TESTS"),
+    reason="pynndescent compiles with numba for minutes on first use; set SKLEARN_SSL_SLOW_TESTS=1",
+)
+def test_nndescent_backend(moons):
+    pytest.importorskip("pynndescent")
+    X, y, y_ssl = moons
+    model = LabelSpreading(n_neighbors=7, neighbors="nndescent", random_state=0).fit(X, y_ssl)
+    assert np.mean(model.transduction_ == y) > 0.95
+
+
+def test_kneighbors_blocked_excludes_self_even_with_duplicates():
+    X = np.array([[0.0], [0.0], [0.0], [1.0], [2.0], [5.0]])
+    index = check_neighbors("exact").fit(X)
+    dist, ind = kneighbors_blocked(index, X, 2, batch_size=4, exclude_self=True)
+    assert ind.shape == (6, 2)
+    assert not (ind == np.arange(6)[:, None]).any()
+    np.testing.assert_array_equal(dist[:3, 0], 0.0)
+
+
+def test_knn_affinity_is_symmetric():
+    ind = np.array([[1], [2], [0]])
+    W = knn_affinity(np.ones((3, 1)), ind, 3, np.ones((3, 1)))
+    assert sparse.issparse(W)
+    np.testing.assert_allclose(W.toarray(), W.toarray().T)
+    np.testing.assert_allclose(W.toarray()[0], [0, 0.5, 0.5])
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_bad_input(Est):
+    X = np.random.RandomState(0).normal(size=(8, 2))
+    y = np.array([0, 1, -1, -1, -1, -1, -1, -1])
+    with pytest.raises(ValueError, match="n_neighbors=10 must be smaller"):
+        Est(n_neighbors=10).fit(X, y)
+    X_nan = X.copy()
+    X_nan[2, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        Est(n_neighbors=3).fit(X_nan, y)
+    X_inf = X.copy()
+    X_inf[2, 0] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        Est(n_neighbors=3).fit(X_inf, y)
+    with pytest.raises(InvalidParameterError, match="neighbors"):
+        Est(neighbors="annoy").fit(X, y)
+    with pytest.raises(ValueError, match="Unknown label type"):
+        Est(n_neighbors=3).fit(X, np.array([0.5, 1.5, -1, -1, -1, -1, -1, -1]))
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_input_is_not_modified(Est, moons):
+    X, y, y_ssl = moons
+    X_copy, y_copy = X.copy(), y_ssl.copy()
+    Est(n_neighbors=7).fit(X, y_ssl).predict(X)
+    np.testing.assert_array_equal(X, X_copy)
+    np.testing.assert_array_equal(y_ssl, y_copy)
+
+
+def test_string_labels(moons):
+    X, y, y_ssl = moons
+    names = np.array(["left", "right"], dtype=object)
+    y_str = np.where(y_ssl == -1, -1, names[np.clip(y_ssl, 0, 1)]).astype(object)
+    model = LabelSpreading(n_neighbors=7).fit(X, y_str)
+    assert set(model.classes_) == {"left", "right"}
+    assert np.mean(model.transduction_ == names[y]) > 0.97
