@@ -1,0 +1,59 @@
+"""The graph family on a real dask.distributed cluster equals the single-machine result."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+from sklearn_ssl.datasets import hide_labels
+from sklearn_ssl.graph import LabelSpreading, LocalLabelPropagation
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("dask.distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    )
+    with distributed.Client(cluster) as client:
+        yield client
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_blobs(600, n_features=6, centers=5, cluster_std=3.0, random_state=0)
+    X += 10.0
+    return X, y, hide_labels(y, n_per_class=6, random_state=0)
+
+
+def test_llp_on_dask_array_equals_numpy(client, data):
+    X, y, y_ssl = data
+    ref = LocalLabelPropagation(n_density_neighbors=10).fit(X, y_ssl)
+    X_dask = da.from_array(X, chunks=(130, 6))
+    model = LocalLabelPropagation(n_density_neighbors=10).fit(X_dask, y_ssl)
+    np.testing.assert_allclose(model.log_density_, ref.log_density_, rtol=1e-10)
+    np.testing.assert_allclose(model.label_distributions_, ref.label_distributions_, atol=1e-10)
+    np.testing.assert_array_equal(model.transduction_, ref.transduction_)
+    np.testing.assert_array_equal(model.predict(X[:50]), ref.predict(X[:50]))
+
+
+def test_joblib_dask_backend_equals_numpy(client, data):
+    from joblib import parallel_backend
+
+    X, y, y_ssl = data
+    ref_llp = LocalLabelPropagation().fit(X, y_ssl)
+    ref_ls = LabelSpreading(n_neighbors=7).fit(X, y_ssl)
+    with parallel_backend("dask"):
+        llp = LocalLabelPropagation(batch_size=100, n_jobs=-1).fit(X, y_ssl)
+        ls = LabelSpreading(n_neighbors=7, batch_size=100, n_jobs=-1).fit(X, y_ssl)
+    np.testing.assert_allclose(llp.label_distributions_, ref_llp.label_distributions_, atol=1e-10)
+    np.testing.assert_allclose(ls.label_distributions_, ref_ls.label_distributions_, atol=1e-10)
+
+
+def test_dask_input_with_unsupported_options(client, data):
+    X, y, y_ssl = data
+    X_dask = da.from_array(X, chunks=(130, 6))
+    with pytest.raises(ValueError, match="dask array"):
+        LocalLabelPropagation(neighbors="ivf").fit(X_dask, y_ssl)

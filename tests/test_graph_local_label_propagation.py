@@ -1,0 +1,213 @@
+"""LocalLabelPropagation (seed 003, eq. 1-5): formulas, meta-estimator mode, errors."""
+
+import sys
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.datasets import make_blobs
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+
+from sklearn_ssl.datasets import hide_labels
+from sklearn_ssl.graph import LocalLabelPropagation
+
+
+def naive_llp(X, y, K, T, tau, density_weighting=True):
+    """Eq. 1-5 of seed 003 written out densely, row by row."""
+    V = X / np.linalg.norm(X, axis=1, keepdims=True)
+    L, U = np.flatnonzero(y != -1), np.flatnonzero(y == -1)
+    S = V @ V.T
+    n_classes = y.max() + 1
+    log_rho = np.zeros(len(L))
+    if density_weighting:
+        for a, i in enumerate(L):
+            nearest_unlabeled = np.sort(S[i, U])[::-1][:T]
+            log_rho[a] = np.log(np.sum(np.exp(nearest_unlabeled / tau)))  # eq. 4
+    out = np.zeros((len(U), n_classes))
+    for r, u in enumerate(U):
+        score = S[u, L] / tau - log_rho  # log of P(v_i|v) / rho(v_i), up to a constant
+        top = np.argsort(-score)[:K]  # N_K^L(v)
+        w = np.exp(score[top] - score[top].max())
+        np.add.at(out[r], y[L][top], w)  # eq. 5
+        out[r] /= out[r].sum()
+    return U, out
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, y = make_blobs(400, n_features=5, centers=4, cluster_std=3.0, random_state=0)
+    X += 10.0  # keep rows away from the origin, where cosine similarity is unstable
+    return X, y, hide_labels(y, n_per_class=8, random_state=0)
+
+
+@pytest.mark.parametrize("density_weighting", [True, False])
+def test_matches_equations(blobs, density_weighting):
+    X, y, y_ssl = blobs
+    model = LocalLabelPropagation(
+        n_neighbors=5, n_density_neighbors=7, density_weighting=density_weighting
+    ).fit(X, y_ssl)
+    U, expected = naive_llp(X, y_ssl, K=5, T=7, tau=0.07, density_weighting=density_weighting)
+    np.testing.assert_allclose(model.label_distributions_[U], expected, atol=1e-10)
+    np.testing.assert_allclose(model.confidence_[U], expected.max(axis=1), atol=1e-10)
+    lab = y_ssl != -1
+    np.testing.assert_array_equal(model.transduction_[lab], y_ssl[lab])
+    np.testing.assert_array_equal(model.confidence_[lab], 1.0)
+    assert not model.unreached_.any()
+
+
+def test_density_weighting_changes_votes(blobs):
+    X, y, y_ssl = blobs
+    dw = LocalLabelPropagation(n_density_neighbors=7).fit(X, y_ssl)
+    no_dw = LocalLabelPropagation(density_weighting=False).fit(X, y_ssl)
+    assert not np.allclose(dw.label_distributions_, no_dw.label_distributions_)
+    assert np.ptp(dw.log_density_) > 0
+    np.testing.assert_array_equal(no_dw.log_density_, 0.0)
+
+
+def test_predict_new_rows_uses_the_same_vote(blobs):
+    X, y, y_ssl = blobs
+    model = LocalLabelPropagation().fit(X, y_ssl)
+    U = y_ssl == -1
+    np.testing.assert_allclose(model.predict_proba(X[U]), model.label_distributions_[U])
+    np.testing.assert_array_equal(model.predict(X[U]), model.transduction_[U])
+    assert model.score(X, y) > 0.8
+
+
+def test_blocks_and_jobs_do_not_change_the_result(blobs):
+    X, y, y_ssl = blobs
+    ref = LocalLabelPropagation().fit(X, y_ssl)
+    blocked = LocalLabelPropagation(batch_size=33, n_jobs=2).fit(X, y_ssl)
+    np.testing.assert_allclose(blocked.label_distributions_, ref.label_distributions_)
+    np.testing.assert_allclose(blocked.log_density_, ref.log_density_)
+
+
+@pytest.mark.parametrize("backend", ["ivf", "hnsw"])
+def test_approximate_backends_agree_with_exact(blobs, backend):
+    pytest.importorskip("faiss")
+    X, y, y_ssl = blobs
+    ref = LocalLabelPropagation().fit(X, y_ssl)
+    ann = LocalLabelPropagation(neighbors=backend, random_state=0).fit(X, y_ssl)
+    assert np.mean(ann.transduction_ == ref.transduction_) > 0.95
+
+
+class WeightSpy(ClassifierMixin, BaseEstimator):
+    """Records the sample_weight it was fitted with."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.classes_ = np.unique(y)
+        self.y_ = np.asarray(y)
+        self.sample_weight_ = sample_weight
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.classes_[0])
+
+
+class NoWeightClassifier(ClassifierMixin, BaseEstimator):
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.classes_[0])
+
+
+def test_meta_estimator_gets_pseudo_labels_and_confidence(blobs):
+    X, y, y_ssl = blobs
+    model = LocalLabelPropagation(WeightSpy()).fit(X, y_ssl)
+    spy = model.estimator_
+    lab = y_ssl != -1
+    np.testing.assert_array_equal(spy.y_, model.transduction_)
+    np.testing.assert_array_equal(spy.sample_weight_[lab], 1.0)
+    np.testing.assert_allclose(spy.sample_weight_[~lab], model.confidence_[~lab])
+    assert (spy.sample_weight_[~lab] < 1).any()
+    # NoC ablation: no confidence weights.
+    no_c = LocalLabelPropagation(WeightSpy(), confidence_weighting=False).fit(X, y_ssl)
+    assert no_c.estimator_.sample_weight_ is None
+
+
+def test_meta_estimator_predicts_new_rows(blobs):
+    X, y, y_ssl = blobs
+    model = LocalLabelPropagation(LogisticRegression(max_iter=500)).fit(X, y_ssl)
+    X_test, y_test = make_blobs(200, n_features=5, centers=4, cluster_std=3.0, random_state=0)
+    np.testing.assert_array_equal(model.predict(X_test + 10), model.estimator_.predict(X_test + 10))
+    assert model.predict_proba(X_test + 10).shape == (200, 4)
+    assert not hasattr(LocalLabelPropagation(KNeighborsClassifier()), "decision_function")
+
+
+class EmbeddingLogisticRegression(LogisticRegression):
+    """A classifier whose ``transform`` is its decision function (an embedding)."""
+
+    def transform(self, X):
+        return self.decision_function(X)
+
+
+def test_iterations_re_embed_with_transform(blobs):
+    X, y, y_ssl = blobs
+    once = LocalLabelPropagation(EmbeddingLogisticRegression(max_iter=500)).fit(X, y_ssl)
+    thrice = LocalLabelPropagation(EmbeddingLogisticRegression(max_iter=500), max_iter=3)
+    thrice.fit(X, y_ssl)
+    assert once.n_iter_ == 1 and thrice.n_iter_ == 3
+    assert thrice.labeled_embedding_.shape[1] == 4  # the decision-function embedding
+    # Without transform there is nothing to re-embed: one round.
+    lr = LocalLabelPropagation(LogisticRegression(max_iter=500), max_iter=3).fit(X, y_ssl)
+    assert lr.n_iter_ == 1
+
+
+def test_estimator_without_sample_weight(blobs):
+    X, y, y_ssl = blobs
+    with pytest.raises(ValueError, match="does not accept sample_weight"):
+        LocalLabelPropagation(NoWeightClassifier()).fit(X, y_ssl)
+    LocalLabelPropagation(NoWeightClassifier(), confidence_weighting=False).fit(X, y_ssl)
+
+
+def test_fewer_labelled_rows_than_k_warns_and_uses_all():
+    X, y = make_blobs(60, centers=[[5, 0], [0, 5]], random_state=0)
+    y_ssl = hide_labels(y, n_per_class=2, random_state=0)
+    with pytest.warns(UserWarning, match="larger than the number of labelled rows"):
+        model = LocalLabelPropagation(n_neighbors=10).fit(X, y_ssl)
+    assert model.n_neighbors_ == 4
+    assert np.mean(model.transduction_ == y) > 0.9
+
+
+def test_all_rows_labelled_is_a_knn_vote():
+    X, y = make_blobs(60, centers=[[5, 0], [0, 5]], random_state=0)
+    model = LocalLabelPropagation(n_neighbors=3).fit(X, y)
+    np.testing.assert_array_equal(model.transduction_, y)
+    np.testing.assert_array_equal(model.log_density_, 0.0)
+
+
+def test_bad_input(blobs):
+    X, y, y_ssl = blobs
+    X_zero = X.copy()
+    X_zero[3] = 0.0
+    with pytest.raises(ValueError, match="norm is zero"):
+        LocalLabelPropagation().fit(X_zero, y_ssl)
+    model = LocalLabelPropagation().fit(X, y_ssl)
+    with pytest.raises(ValueError, match="norm is zero"):
+        model.predict(np.zeros((1, 5)))
+    X_nan = X.copy()
+    X_nan[3, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        LocalLabelPropagation().fit(X_nan, y_ssl)
+    X_copy, y_copy = X.copy(), y_ssl.copy()
+    LocalLabelPropagation().fit(X, y_ssl)
+    np.testing.assert_array_equal(X, X_copy)
+    np.testing.assert_array_equal(y_ssl, y_copy)
+
+
+class _FakeDaskArray:
+    """Looks like a dask array to the type check."""
+
+    shape = (4, 2)
+
+
+_FakeDaskArray.__module__ = "dask.array.core"
+
+
+def test_dask_input_without_dask(monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask", None)
+    monkeypatch.setitem(sys.modules, "dask.array", None)
+    with pytest.raises(ImportError, match=r"pip install 'sklearn-ssl\[dask\]'"):
+        LocalLabelPropagation().fit(_FakeDaskArray(), np.array([0, 1, -1, -1]))
