@@ -18,9 +18,30 @@ CHECK_PARAMS = {
     "LabelSpreading": {"n_neighbors": 3},
     "LocalLabelPropagation": {},
     "EntropyRegularizedLogisticRegression": {},
-    "FixMatchClassifier": {},
-    "MeanTeacherClassifier": {},
-    "PseudoLabelClassifier": {},
+    "FixMatchClassifier": {
+        "hidden_layer_sizes": (16,),
+        "max_epochs": 4,
+        "batch_size": 64,
+        "mu": 1,
+        "lr": 0.05,
+    },
+    "MeanTeacherClassifier": {
+        "hidden_layer_sizes": (16,),
+        "max_epochs": 4,
+        "batch_size": 64,
+        "mu": 1,
+        "lr": 0.05,
+        "rampup_length": 5,
+    },
+    "PseudoLabelClassifier": {
+        "hidden_layer_sizes": (16,),
+        "max_epochs": 4,
+        "batch_size": 64,
+        "mu": 1,
+        "lr": 0.05,
+        "rampup_start": 2,
+        "rampup_end": 6,
+    },
 }
 
 # Estimator name -> {check name: reason it cannot pass}.
@@ -50,9 +71,21 @@ EXPECTED_FAILED_CHECKS = {
             "the check uses -1 as a class label; in sklearn_ssl -1 marks an unlabelled row"
         ),
     },
-    "FixMatchClassifier": {},
-    "MeanTeacherClassifier": {},
-    "PseudoLabelClassifier": {},
+    "FixMatchClassifier": {
+        "check_classifiers_classes": (
+            "the check uses -1 as a class label; in sklearn_ssl -1 marks an unlabelled row"
+        )
+    },
+    "MeanTeacherClassifier": {
+        "check_classifiers_classes": (
+            "the check uses -1 as a class label; in sklearn_ssl -1 marks an unlabelled row"
+        )
+    },
+    "PseudoLabelClassifier": {
+        "check_classifiers_classes": (
+            "the check uses -1 as a class label; in sklearn_ssl -1 marks an unlabelled row"
+        )
+    },
 }
 
 

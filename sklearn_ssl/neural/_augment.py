@@ -1,0 +1,286 @@
+"""Batched augmentations written on tensors (no torchvision needed).
+
+Every augmentation is a picklable callable ``aug(x) -> x_aug`` that takes a batch
+already on the training device and returns a batch of the same size, drawing its
+randomness from torch's generator of that device (so ``random_state`` controls it).
+
+Defaults (``"auto"``), chosen from the number of dimensions of ``X`` in ``fit``:
+
+============  ==============================  ==========================================
+``X``         weak                            strong (FixMatch only)
+============  ==============================  ==========================================
+2-d tabular   :class:`GaussianNoise` (0.05)   :class:`FeatureCorruption` (noise 0.15,
+                                              10% of entries swapped from other rows)
+4-d images    :class:`FlipShift`              :class:`RandAugmentCutout`
+============  ==============================  ==========================================
+"""
+
+import math
+
+import torch
+from torch.nn import functional as F
+
+
+def check_augmented(augmentation, x, name):
+    """Apply ``augmentation`` to ``x`` and check that it kept the batch size."""
+    if augmentation is None:
+        return x
+    out = augmentation(x)
+    if not isinstance(out, torch.Tensor) or out.shape[0] != x.shape[0]:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(
+            f"{name} must return a tensor with one row per input row: it turned a batch "
+            f"of shape {tuple(x.shape)} into {got}. Augmentations may change values, "
+            "not the batch size."
+        )
+    return out
+
+
+class _Augmentation:
+    """Base: a repr that shows the parameters, so estimator reprs stay readable."""
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and vars(self) == vars(other)
+
+    def __hash__(self):
+        return hash((type(self).__name__, tuple(sorted(vars(self).items()))))
+
+
+# ---------------------------------------------------------------- tabular data
+
+
+class GaussianNoise(_Augmentation):
+    """Add Gaussian noise scaled by each feature's standard deviation in the batch.
+
+    Parameters
+    ----------
+    scale : float, default=0.05
+        Noise standard deviation as a fraction of the feature's batch std.
+    """
+
+    def __init__(self, scale=0.05):
+        self.scale = scale
+
+    def __call__(self, x):
+        std = x.std(dim=0, unbiased=False, keepdim=True)
+        return x + self.scale * std * torch.randn_like(x)
+
+
+class FeatureCorruption(_Augmentation):
+    """Strong tabular augmentation: Gaussian noise plus values swapped in from other rows.
+
+    Each entry is replaced, with probability ``corruption_rate``, by the value of the
+    same feature in a random row of the batch (drawn from the feature's marginal),
+    then noise of ``noise_scale`` feature stds is added.
+
+    Parameters
+    ----------
+    noise_scale : float, default=0.15
+        Noise standard deviation as a fraction of the feature's batch std.
+    corruption_rate : float, default=0.1
+        Probability that an entry is swapped with another row's value.
+    """
+
+    def __init__(self, noise_scale=0.15, corruption_rate=0.1):
+        self.noise_scale = noise_scale
+        self.corruption_rate = corruption_rate
+
+    def __call__(self, x):
+        flat = x.reshape(x.shape[0], -1)
+        donors = torch.randint(0, flat.shape[0], flat.shape, device=x.device)
+        swapped = flat.gather(0, donors)
+        corrupt = torch.rand(flat.shape, device=x.device) < self.corruption_rate
+        flat = torch.where(corrupt, swapped, flat)
+        std = flat.std(dim=0, unbiased=False, keepdim=True)
+        flat = flat + self.noise_scale * std * torch.randn_like(flat)
+        return flat.reshape(x.shape)
+
+
+# ---------------------------------------------------------------- images (N, C, H, W)
+
+
+def _random_flip_shift(n, flip, max_shift, height, width, device):
+    """Affine matrices (n, 2, 3) of a random horizontal flip and integer shift."""
+    theta = torch.zeros(n, 2, 3, device=device)
+    theta[:, 0, 0] = 1.0
+    theta[:, 1, 1] = 1.0
+    if flip:
+        sign = torch.where(torch.rand(n, device=device) < 0.5, -1.0, 1.0)
+        theta[:, 0, 0] = sign
+    if max_shift:
+        # Whole-pixel shifts: with align_corners=False, 2 / size is one pixel.
+        for axis, size in ((0, width), (1, height)):
+            pixels = round(max_shift * size)
+            shift = torch.randint(-pixels, pixels + 1, (n,), device=device).float()
+            theta[:, axis, 2] = 2.0 * shift / size
+    return theta
+
+
+def _warp(x, theta):
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+class FlipShift(_Augmentation):
+    """Weak image augmentation: random horizontal flip and random shift (pad-and-crop).
+
+    Parameters
+    ----------
+    flip : bool, default=True
+        Flip half of the images left-right. Turn off for digits and text.
+    max_shift : float, default=0.125
+        Largest shift as a fraction of the image size (FixMatch: 12.5%), in whole
+        pixels; the border is filled by reflection.
+    """
+
+    def __init__(self, flip=True, max_shift=0.125):
+        self.flip = flip
+        self.max_shift = max_shift
+
+    def __call__(self, x):
+        n, _, height, width = x.shape
+        return _warp(x, _random_flip_shift(n, self.flip, self.max_shift, height, width, x.device))
+
+
+# Colour operations act on images rescaled to [0, 1] per image; m is the magnitude in [0, 1].
+def _autocontrast(u, m):
+    lo = u.amin(dim=(2, 3), keepdim=True)
+    hi = u.amax(dim=(2, 3), keepdim=True)
+    return (u - lo) / (hi - lo).clamp_min(1e-6)
+
+
+def _signed(m):
+    sign = torch.where(torch.rand_like(m) < 0.5, -1.0, 1.0)
+    return (0.9 * m * sign).view(-1, 1, 1, 1)
+
+
+def _brightness(u, m):
+    return u * (1 + _signed(m))
+
+
+def _contrast(u, m):
+    mean = u.mean(dim=(1, 2, 3), keepdim=True)
+    return mean + (u - mean) * (1 + _signed(m))
+
+
+def _sharpness(u, m):
+    blurred = F.avg_pool2d(u, 3, stride=1, padding=1, count_include_pad=False)
+    return u + (u - blurred) * _signed(m)
+
+
+def _solarize(u, m):
+    return torch.where(u >= 1 - m.view(-1, 1, 1, 1), 1 - u, u)
+
+
+def _posterize(u, m):
+    levels = (2.0 ** (8 - torch.round(4 * m))).view(-1, 1, 1, 1)
+    return torch.floor(u * levels) / levels
+
+
+def _saturation(u, m):
+    if u.shape[1] == 1:
+        return u
+    gray = u.mean(dim=1, keepdim=True)
+    return gray + (u - gray) * (1 + _signed(m))
+
+
+_COLOR_OPS = (_autocontrast, _brightness, _contrast, _sharpness, _solarize, _posterize, _saturation)
+# Geometric operations (rotate, shear x/y, translate x/y) and identity: composed into one warp.
+_N_GEOMETRIC = 6
+
+
+def _geometric(theta, op, m):
+    """Compose the geometric operation ``op`` (0..5) of magnitude ``m`` into ``theta``."""
+    n = m.shape[0]
+    sign = torch.where(torch.rand(n, device=m.device) < 0.5, -1.0, 1.0)
+    extra = torch.eye(3, device=m.device).repeat(n, 1, 1)
+    if op == 0:  # identity
+        return theta
+    if op == 1:  # rotate up to 30 degrees
+        angle = sign * m * math.radians(30)
+        extra[:, 0, 0] = torch.cos(angle)
+        extra[:, 0, 1] = -torch.sin(angle)
+        extra[:, 1, 0] = torch.sin(angle)
+        extra[:, 1, 1] = torch.cos(angle)
+    elif op in (2, 3):  # shear up to 0.3
+        extra[:, 0 if op == 2 else 1, 1 if op == 2 else 0] = sign * 0.3 * m
+    else:  # translate up to 30% of the size (the grid spans 2 units)
+        extra[:, 0 if op == 4 else 1, 2] = sign * 0.6 * m
+    full = torch.cat([theta, torch.tensor([[[0.0, 0.0, 1.0]]], device=m.device).expand(n, 1, 3)], 1)
+    return torch.bmm(full, extra)[:, :2]
+
+
+class RandAugmentCutout(_Augmentation):
+    """Strong image augmentation: flip + shift, RandAugment-style operations, Cutout.
+
+    Each image gets ``n_ops`` operations drawn uniformly from 13 (identity, rotate,
+    shear x/y, translate x/y, autocontrast, brightness, contrast, sharpness,
+    solarize, posterize, saturation), each with a random magnitude as in
+    FixMatch's RandAugment variant; then a square of side up to ``cutout`` times
+    the image size is set to grey. Colour operations work on each image rescaled
+    to [0, 1] and are mapped back, so any pixel scale works.
+
+    Parameters
+    ----------
+    n_ops : int, default=2
+        Operations per image.
+    cutout : float, default=0.5
+        Largest Cutout side as a fraction of the image size (0 disables Cutout).
+    flip : bool, default=True
+        Random horizontal flip first, as in the weak augmentation.
+    max_shift : float, default=0.125
+        Random shift first, as in the weak augmentation.
+    """
+
+    def __init__(self, n_ops=2, cutout=0.5, flip=True, max_shift=0.125):
+        self.n_ops = n_ops
+        self.cutout = cutout
+        self.flip = flip
+        self.max_shift = max_shift
+
+    def __call__(self, x):
+        n, _, height, width = x.shape
+        device = x.device
+        n_total = _N_GEOMETRIC + len(_COLOR_OPS)
+        ops = torch.randint(0, n_total, (n, self.n_ops), device=device)
+        magnitudes = torch.rand(n, self.n_ops, device=device)
+
+        theta = _random_flip_shift(n, self.flip, self.max_shift, height, width, device)
+        for k in range(self.n_ops):
+            for op in range(1, _N_GEOMETRIC):
+                selected = ops[:, k] == op
+                composed = _geometric(theta, op, magnitudes[:, k])
+                theta = torch.where(selected.view(-1, 1, 1), composed, theta)
+        x = _warp(x, theta)
+
+        lo = x.amin(dim=(1, 2, 3), keepdim=True)
+        scale = (x.amax(dim=(1, 2, 3), keepdim=True) - lo).clamp_min(1e-6)
+        u = (x - lo) / scale
+        for k in range(self.n_ops):
+            for j, color_op in enumerate(_COLOR_OPS):
+                # Every op runs on the whole batch and torch.where keeps the selected
+                # rows: no boolean indexing, so no host-device sync on a GPU.
+                selected = (ops[:, k] == _N_GEOMETRIC + j).view(-1, 1, 1, 1)
+                u = torch.where(selected, color_op(u, magnitudes[:, k]).clamp(0, 1), u)
+        if self.cutout:
+            side = torch.rand(n, device=device) * self.cutout * min(height, width)
+            cy = torch.rand(n, device=device) * height
+            cx = torch.rand(n, device=device) * width
+            rows = torch.arange(height, device=device).view(1, -1)
+            cols = torch.arange(width, device=device).view(1, -1)
+            inside_r = (rows - cy.view(-1, 1)).abs() <= side.view(-1, 1) / 2
+            inside_c = (cols - cx.view(-1, 1)).abs() <= side.view(-1, 1) / 2
+            hole = (inside_r[:, :, None] & inside_c[:, None, :]).unsqueeze(1)
+            u = torch.where(hole, 0.5, u)
+        return u * scale + lo
+
+
+def default_augmentations(ndim):
+    """Return the default ``(weak, strong)`` augmentations for ``X`` with ``ndim`` dims."""
+    if ndim == 4:
+        return FlipShift(), RandAugmentCutout()
+    return GaussianNoise(0.05), FeatureCorruption()

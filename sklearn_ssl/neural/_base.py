@@ -1,0 +1,673 @@
+"""A skorch classifier that learns from ``y`` with ``-1`` for unlabelled rows.
+
+:class:`BaseSemiSupervisedNet` keeps skorch's ``fit_loop`` and overrides only its
+small steps:
+
+* ``get_iterator`` -- each training batch holds ``batch_size`` labelled rows
+  followed by ``mu * batch_size`` unlabelled rows (``y == -1``), drawn from
+  reshuffled passes over each pool; the data sit on the device once per fit.
+* ``train_step_single`` -- splits the batch and asks the subclass hook
+  :meth:`BaseSemiSupervisedNet.semi_supervised_step` for the supervised and the
+  unsupervised loss; the total is ``L_s + w(t) L_u`` (seed 001).
+* ``get_loss`` -- the supervised loss on labelled rows only.
+* ``infer`` -- in evaluation mode, predicts with the averaged (EMA / teacher)
+  network when the method keeps one.
+
+Labels of any type are encoded to ``0..n_classes-1`` in ``fit``; ``classes_``
+never holds the marker.
+"""
+
+import copy
+import inspect
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from skorch import NeuralNetClassifier
+from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
+from skorch.dataset import Dataset, unpack_data
+from skorch.utils import to_tensor
+from torch.utils.data import DataLoader
+
+from ..base import BaseSemiSupervisedClassifier, _labeled_subset
+from ..utils._labels import UNLABELED, check_semi_supervised_y
+from ._augment import check_augmented, default_augmentations
+from ._callbacks import SemiSupervisedLog
+from ._modules import MLP, SmallCNN
+
+
+def check_device(device):
+    """Return ``device`` if torch can use it, else raise a ValueError saying what to do."""
+    if device is None:
+        return device
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device={device!r} is not a device torch understands: {exc}") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but torch cannot use a CUDA GPU here "
+            "(torch.cuda.is_available() is False). Pass device='cpu', or run on a machine "
+            "with a GPU and a CUDA build of torch."
+        )
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device={device!r} was requested but MPS is not available.")
+    return device
+
+
+class _Cycler:
+    """Hand out indices from successive random permutations of a pool."""
+
+    def __init__(self, indices):
+        self.indices = indices
+        self.buffer = indices[:0]
+
+    def take(self, k):
+        pieces, have = [], 0
+        while have < k:
+            if not len(self.buffer):
+                self.buffer = self.indices[torch.randperm(len(self.indices))]
+            piece = self.buffer[: k - have]
+            self.buffer = self.buffer[k - have :]
+            pieces.append(piece)
+            have += len(piece)
+        return torch.cat(pieces) if pieces else self.indices[:0]
+
+
+class _SemiSupervisedBatches:
+    """Training iterator: ``batch_size`` labelled rows, then ``mu * batch_size`` unlabelled.
+
+    An epoch is one pass over the larger of the two pools (the other one is cycled),
+    i.e. ``ceil(max(n_labeled / B, n_unlabeled / (mu B)))`` steps. ``X`` lives on
+    the training device; ``y`` stays on the CPU so that splitting a batch needs no
+    host-device synchronisation.
+    """
+
+    def __init__(self, X, y, batch_size, mu, device):
+        self.X = X
+        self.y = y
+        labeled = y != UNLABELED
+        self.labeled = torch.nonzero(labeled).flatten()
+        self.unlabeled = torch.nonzero(~labeled).flatten()
+        self.n_labeled_batch = batch_size
+        self.n_unlabeled_batch = int(round(mu * batch_size)) if len(self.unlabeled) else 0
+        steps = math.ceil(len(self.labeled) / batch_size)
+        if self.n_unlabeled_batch:
+            steps = max(steps, math.ceil(len(self.unlabeled) / self.n_unlabeled_batch))
+        self.n_steps = steps
+        self.device = device
+
+    def __len__(self):
+        return self.n_steps
+
+    def __iter__(self):
+        labeled, unlabeled = _Cycler(self.labeled), _Cycler(self.unlabeled)
+        for _ in range(self.n_steps):
+            idx = torch.cat(
+                [labeled.take(self.n_labeled_batch), unlabeled.take(self.n_unlabeled_batch)]
+            )
+            yield self.X[idx.to(self.X.device, non_blocking=True)], self.y[idx]
+
+
+class _Batches:
+    """Evaluation iterator: consecutive slices, in order."""
+
+    def __init__(self, X, y, batch_size):
+        self.X, self.y, self.batch_size = X, y, batch_size
+
+    def __len__(self):
+        return math.ceil(len(self.X) / self.batch_size)
+
+    def __iter__(self):
+        for start in range(0, len(self.X), self.batch_size):
+            stop = start + self.batch_size
+            y = self.y[start:stop] if self.y is not None else torch.zeros(len(self.X[start:stop]))
+            yield self.X[start:stop], y
+
+
+def _dataset_arrays(dataset):
+    """``(X, y)`` tensors of a skorch Dataset or a Subset of one."""
+    indices = None
+    if isinstance(dataset, torch.utils.data.Subset):
+        dataset, indices = dataset.dataset, np.asarray(dataset.indices)
+    if not isinstance(dataset, Dataset) or not isinstance(dataset.X, np.ndarray | torch.Tensor):
+        raise TypeError(
+            "Semi-supervised nets train on arrays: pass X as a numpy array or tensor "
+            "(2-d tabular or 4-d images), not a torch Dataset."
+        )
+    X, y = dataset.X, dataset.y
+    if indices is not None:
+        X = X[indices]
+        y = None if y is None else y[indices]
+    X = torch.as_tensor(np.asarray(X, dtype=np.float32) if isinstance(X, np.ndarray) else X)
+    y = None if y is None else torch.as_tensor(np.asarray(y, dtype=np.int64))
+    return X, y
+
+
+def _fill_from_data(module_cls, kwargs, input_shape, n_classes):
+    """Pass ``n_features``/``n_classes``/``in_channels``/``image_size`` a module class asks for."""
+    try:
+        names = set(inspect.signature(module_cls).parameters)
+    except (TypeError, ValueError):
+        return kwargs
+    known = {"n_classes": n_classes, "n_features": int(np.prod(input_shape))}
+    if len(input_shape) == 3:
+        known["in_channels"] = input_shape[0]
+        known["image_size"] = tuple(input_shape[1:])
+    return {**{k: v for k, v in known.items() if k in names}, **kwargs}
+
+
+class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
+    """Base of the neural semi-supervised classifiers. Subclasses write one hook,
+    :meth:`semi_supervised_step`, and may keep an averaged network for prediction.
+
+    Not meant to be used directly; see :class:`FixMatchClassifier`,
+    :class:`MeanTeacherClassifier` and :class:`PseudoLabelClassifier`.
+    """
+
+    # skorch settings that are fixed here rather than parameters.
+    iterator_train = DataLoader
+    iterator_valid = DataLoader
+    dataset = Dataset
+    predict_nonlinearity = "auto"
+    compile = False
+    use_caching = "auto"
+    torch_load_kwargs = None
+    initialized_ = False
+    history_ = None
+    virtual_params_ = {}  # replaced by a fresh dict in initialize()
+
+    _parameter_constraints = {
+        "module": [None, callable],
+        "hidden_layer_sizes": [tuple, list],
+        "criterion": [callable],
+        "optimizer": [callable],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "max_epochs": [Interval(Integral, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "mu": [Interval(Real, 0, None, closed="left")],
+        "weak_augmentation": [None, callable, StrOptions({"auto"})],
+        "train_split": [None, callable],
+        "callbacks": [None, list, StrOptions({"disable"})],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "device": [None, str, torch.device],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        module=None,
+        *,
+        hidden_layer_sizes=(100,),
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.AdamW,
+        lr=1e-3,
+        max_epochs=10,
+        batch_size=64,
+        mu=7,
+        weak_augmentation="auto",
+        train_split=None,
+        callbacks=None,
+        warm_start=False,
+        verbose=0,
+        device="cpu",
+        random_state=None,
+        **kwargs,
+    ):
+        # Assigned through vars() so that skorch's __setattr__, which refuses torch
+        # modules outside initialize(), accepts a module instance as a parameter.
+        params = dict(
+            module=module,
+            hidden_layer_sizes=hidden_layer_sizes,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            mu=mu,
+            weak_augmentation=weak_augmentation,
+            train_split=train_split,
+            callbacks=callbacks,
+            warm_start=warm_start,
+            verbose=verbose,
+            device=device,
+            random_state=random_state,
+        )
+        vars(self).update(params)
+        # skorch's dunder parameters (module__*, optimizer__*, callbacks__*, ...).
+        vars(self)["_params_to_validate"] = set(kwargs)
+        vars(self).update(kwargs)
+
+    # ------------------------------------------------------------ fitted attributes
+
+    @property
+    def classes_(self):
+        try:
+            return vars(self)["classes_"]
+        except KeyError:
+            raise AttributeError(
+                f"{type(self).__name__} has no attribute 'classes_'; call fit first."
+            ) from None
+
+    @classes_.setter
+    def classes_(self, value):
+        vars(self)["classes_"] = value
+
+    # ------------------------------------------------------------ parameters and set-up
+
+    def _get_param_names(self):
+        # skorch treats every attribute not ending in "_" as a parameter; private
+        # bookkeeping (``_params_to_validate``, ``_modules``...) is not one.
+        return [k for k in vars(self) if not k.endswith("_") and not k.startswith("_")]
+
+    def set_params(self, **params):
+        """Set parameters, including skorch's ``module__*``, ``callbacks__*``... ones.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+        """
+        if "callbacks" in params and not self.initialized_:
+            # Stored as given and checked at fit (skorch would set them up now).
+            vars(self)["callbacks"] = params.pop("callbacks")
+        return super().set_params(**params)
+
+    def _validate_params(self):
+        if "module" in self.prefixes_:
+            # skorch's check of dunder arguments knows the modules once they exist;
+            # initialize() runs it again then.
+            NeuralNetClassifier._validate_params(self)
+        validate_parameter_constraints(
+            self._parameter_constraints,
+            self.get_params(deep=False),
+            caller_name=type(self).__name__,
+        )
+        check_device(self.device)
+
+    @property
+    def _default_callbacks(self):
+        callbacks = [
+            ("epoch_timer", EpochTimer()),
+            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+            ("valid_loss", PassthroughScoring(name="valid_loss")),
+            ("ssl_log", SemiSupervisedLog()),
+            *self._method_callbacks(),
+            ("print_log", PrintLog(keys_ignored=["pseudo_label_hist"])),
+        ]
+        if isinstance(self.verbose, Integral) and self.verbose > 1:
+            try:
+                import tqdm  # noqa: F401
+                from skorch.callbacks import ProgressBar
+            except ImportError:  # pragma: no cover - tqdm is optional
+                pass
+            else:
+                callbacks.insert(-1, ("progress_bar", ProgressBar()))
+        return callbacks
+
+    def _method_callbacks(self):
+        """Callbacks a method adds (weight averaging); none by default."""
+        return []
+
+    def initialize(self):
+        super().initialize()
+        self.n_steps_ = 0
+        return self
+
+    def initialize_module(self):
+        """Build ``module_``: the given module (copied, so refits start afresh),
+        a class filled with the data's sizes, or the default network for ``X``."""
+        if getattr(self, "input_shape_", None) is None:
+            raise ValueError(
+                f"{type(self).__name__} sizes its network from the training data: call "
+                "fit(X, y) instead of initialize()."
+            )
+        kwargs = self.get_params_for("module")
+        n_classes = len(self.classes_)
+        module = self.module
+        if module is None:
+            if len(self.input_shape_) == 3:
+                module = SmallCNN
+            else:
+                module = MLP
+                kwargs = {"hidden_layer_sizes": tuple(self.hidden_layer_sizes), **kwargs}
+        if isinstance(module, torch.nn.Module):
+            module = copy.deepcopy(module) if not kwargs else type(module)
+        if not isinstance(module, torch.nn.Module):
+            kwargs = _fill_from_data(module, kwargs, self.input_shape_, n_classes)
+            module = module(**kwargs)
+        self.module_ = module
+        self._initialize_averaged_module()
+        return self
+
+    def _initialize_averaged_module(self):
+        """Hook: register a weight-averaged copy of ``module_`` (EMA, teacher)."""
+
+    def _register_copy(self, name):
+        """Register a frozen copy of ``module_`` as the module ``<name>_``."""
+        averaged = copy.deepcopy(self.module_)
+        for param in averaged.parameters():
+            param.requires_grad_(False)
+        setattr(self, name + "_", averaged)
+
+    def get_all_learnable_params(self):
+        # Only the student learns; averaged copies follow it through callbacks.
+        seen = set()
+        for name in ["module", *self._criteria]:
+            component = getattr(self, name + "_", None)
+            if not isinstance(component, torch.nn.Module):
+                continue
+            for param_name, param in component.named_parameters():
+                if param not in seen:
+                    seen.add(param)
+                    yield param_name, param
+
+    def check_data(self, X, y=None):
+        # fit already validated X and y.
+        pass
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self._resolve_augmentations()
+        self._check_module_output(X)
+
+    def _resolve_augmentations(self):
+        weak, _ = default_augmentations(len(self.input_shape_) + 1)
+        self.weak_augmentation_ = (
+            weak if self.weak_augmentation == "auto" else self.weak_augmentation
+        )
+
+    def _check_module_output(self, X):
+        """Run the module on two rows so a wrong input shape fails with a clear message."""
+        probe = to_tensor(torch.as_tensor(np.asarray(X[:2])), device=self.device)
+        module = self.module_
+        was_training = module.training
+        module.eval()
+        try:
+            with torch.no_grad():
+                out = module(probe)
+        except RuntimeError as exc:
+            raise ValueError(
+                f"The module cannot process inputs of shape {tuple(self.input_shape_)} (one "
+                f"row of X): {exc}. Pass X of the shape the module expects, e.g. images as "
+                "(n_samples, channels, height, width), or a module built for this shape."
+            ) from exc
+        finally:
+            module.train(was_training)
+        n_classes = len(self.classes_)
+        if not (isinstance(out, torch.Tensor) and out.ndim == 2 and out.shape[1] == n_classes):
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ValueError(
+                f"The module must return logits of shape (n_samples, n_classes) = "
+                f"(n, {n_classes}) for the {n_classes} classes of y; it returned {got}."
+            )
+
+    # ------------------------------------------------------------ skorch steps
+
+    def get_iterator(self, dataset, training=False):
+        X, y = _dataset_arrays(dataset)
+        if training:
+            batches = _SemiSupervisedBatches(
+                X.to(self.device), y, self.batch_size, self.mu, self.device
+            )
+            self.steps_per_epoch_ = len(batches)
+            return batches
+        return _Batches(X, y, self.batch_size * (1 + int(math.ceil(self.mu))))
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """Supervised loss (``criterion``) on the rows of ``y_true`` that are labelled."""
+        y_true = to_tensor(y_true, device=self.device)
+        if not training:  # validation batches may hold unlabelled rows
+            labeled = y_true != UNLABELED
+            if not bool(labeled.any()):
+                return y_pred.sum() * 0.0
+            y_pred, y_true = y_pred[labeled], y_true[labeled]
+        return self.criterion_(y_pred, y_true)
+
+    def infer(self, x, **fit_params):
+        x = to_tensor(x, device=self.device)
+        module = self.module_ if self.module_.training else self._prediction_module()
+        return module(x, **fit_params)
+
+    def _prediction_module(self):
+        """The network used in evaluation mode (hook for EMA / teacher)."""
+        return self.module_
+
+    def _get_predict_nonlinearity(self):
+        # Modules return logits; probabilities are their softmax.
+        return lambda logits: torch.softmax(logits, dim=-1)
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        labeled = yi != UNLABELED
+        n_labeled = int(labeled.sum())
+        if not bool(labeled[:n_labeled].all()):  # rows must come labelled first
+            order = torch.argsort((~labeled).to(torch.int8), stable=True)
+            Xi, yi = Xi[order.to(Xi.device)], yi[order]
+        Xi = to_tensor(Xi, device=self.device)
+        y_l = to_tensor(yi[:n_labeled], device=self.device)
+        step = self.semi_supervised_step(Xi[:n_labeled], y_l, Xi[n_labeled:], **fit_params)
+        # L = L_s + w(t) L_u (seed 001).
+        loss = step["sup_loss"] + step["unsup_weight"] * step["unsup_loss"]
+        loss.backward()
+        self.n_steps_ += 1
+        return {"loss": loss, **step}
+
+    def semi_supervised_step(self, x_labeled, y_labeled, x_unlabeled, **fit_params):
+        """One method's losses on a batch (the hook each method writes).
+
+        Returns
+        -------
+        step : dict
+            ``y_pred`` (logits of the labelled rows), ``sup_loss``, ``unsup_loss``
+            (tensors), ``unsup_weight`` (float), and optionally ``mask_rate`` and
+            ``pseudo_label_counts`` for logging.
+        """
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ helpers for methods
+
+    def _augment(self, augmentation, x, name="weak_augmentation"):
+        return check_augmented(augmentation, x, name)
+
+    def _schedule_time(self):
+        """Training time for the ramp-ups: steps done, or (fractional) epochs done."""
+        if getattr(self, "schedule_unit", "step") == "epoch":
+            return self.n_steps_ / max(self.steps_per_epoch_, 1)
+        return float(self.n_steps_)
+
+    def _count_pseudo_labels(self, pseudo_labels, weight):
+        n_classes = len(self.classes_)
+        used = (weight > 0).to(torch.int64)
+        return torch.zeros(n_classes, dtype=torch.int64, device=pseudo_labels.device).scatter_add_(
+            0, pseudo_labels, used
+        )
+
+    # ------------------------------------------------------------ scikit-learn API
+
+    def _seeded_devices(self):
+        if self.device is not None and torch.device(self.device).type == "cuda":
+            return list(range(torch.cuda.device_count()))
+        return []
+
+    def _fit_validated(self, X, y_encoded, initialize, **fit_params):
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        with torch.random.fork_rng(devices=self._seeded_devices()):
+            torch.manual_seed(seed)
+            if initialize:
+                self.initialize()
+            NeuralNetClassifier.partial_fit(self, X, y_encoded, **fit_params)
+        self._after_fit()
+        return self
+
+    def _after_fit(self):
+        """Hook: move training-time state to plain attributes."""
+
+    def _validate_fit_data(self, X, y, reset):
+        y_arr = np.asarray(y) if y is not None else None
+        if y_arr is not None and y_arr.ndim == 2 and y_arr.shape[1] == 1:
+            y = column_or_1d(y_arr, warn=True)
+        if reset:
+            X, y, labeled, y_encoded = self._validate_semi_supervised(
+                X, y, dtype=np.float32, allow_nd=True, ensure_min_samples=2
+            )
+        else:
+            X = validate_data(self, X, reset=False, dtype=np.float32, allow_nd=True)
+            y_encoded = self._encode_known(y, X.shape[0])
+            labeled = y_encoded != UNLABELED
+        check_classification_targets(np.asarray(y)[labeled] if reset else self.classes_)
+        if X.ndim not in (2, 4):
+            raise ValueError(
+                f"X must be 2-d (n_samples, n_features) tabular data or 4-d images "
+                f"(n_samples, channels, height, width); got an array of shape {X.shape}."
+            )
+        if reset:
+            self.input_shape_ = tuple(X.shape[1:])
+        else:
+            self._check_input_shape(X)
+        return X, y_encoded, labeled
+
+    def _encode_known(self, y, n_samples):
+        """Encode ``y`` against the fitted ``classes_``; unseen labels are an error."""
+        y, labeled, classes, _ = check_semi_supervised_y(y, allow_single_class=True)
+        if y.shape[0] != n_samples:
+            raise ValueError(f"X has {n_samples} rows but y has {y.shape[0]}.")
+        unseen = np.setdiff1d(classes, self.classes_)
+        if unseen.size:
+            raise ValueError(
+                f"y contains labels not seen during fit: {unseen.tolist()}. The estimator "
+                f"knows the classes {self.classes_.tolist()}; refit with all classes or "
+                "drop those rows."
+            )
+        encoded = np.full(y.shape[0], UNLABELED, dtype=np.int64)
+        encoded[labeled] = np.searchsorted(self.classes_, y[labeled])
+        return encoded
+
+    def _check_input_shape(self, X):
+        if X.ndim != len(self.input_shape_) + 1 or tuple(X.shape[1:]) != self.input_shape_:
+            raise ValueError(
+                f"X has rows of shape {tuple(X.shape[1:])}, but {type(self).__name__} was "
+                f"fitted on rows of shape {self.input_shape_}. Pass data of the same shape "
+                "(images must keep their channels, height and width)."
+            )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, **fit_params):
+        """Fit the network on ``X`` and ``y``, where ``y == -1`` marks unlabelled rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Tabular rows or images.
+        y : array-like of shape (n_samples,)
+            Labels (ints, floats or strings), ``-1`` for unlabelled rows.
+        **fit_params : dict
+            Passed to the module's ``forward``.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        X, y_encoded, labeled = self._validate_fit_data(X, y, reset=True)
+        self.label_distribution_ = (
+            np.bincount(y_encoded[labeled], minlength=len(self.classes_)) / labeled.sum()
+        )
+        initialize = not self.warm_start or not self.initialized_
+        return self._fit_validated(X, y_encoded, initialize, **fit_params)
+
+    def partial_fit(self, X, y, classes=None, **fit_params):
+        """Train for ``max_epochs`` more epochs without re-initialising the network.
+
+        The first call behaves like :meth:`fit`; later calls must use the same
+        classes and input shape.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Tabular rows or images.
+        y : array-like of shape (n_samples,)
+            Labels, ``-1`` for unlabelled rows.
+        classes : None
+            Unused, present for API consistency.
+        **fit_params : dict
+            Passed to the module's ``forward``.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        if not self.initialized_:
+            return self.fit(X, y, **fit_params)
+        self._validate_params()
+        X, y_encoded, _ = self._validate_fit_data(X, y, reset=False)
+        return self._fit_validated(X, y_encoded, initialize=False, **fit_params)
+
+    def predict_proba(self, X):
+        """Class probabilities (softmax of the prediction network's logits).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float32, allow_nd=True)
+        self._check_input_shape(X)
+        return NeuralNetClassifier.predict_proba(self, X)
+
+    def predict(self, X):
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        check_is_fitted(self)
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy on the labelled rows of ``(X, y)``; labels unseen in fit are an error.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Test samples.
+        y : array-like of shape (n_samples,)
+            True labels, ``-1`` for rows that are not scored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            Mean accuracy on the labelled rows.
+        """
+        check_is_fitted(self)
+        _, y_l, _ = _labeled_subset(np.empty((len(np.asarray(y)), 0)), y)
+        self._encode_known(y_l, len(y_l))
+        return super().score(X, y, sample_weight=sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = False
+        return tags

@@ -1,0 +1,112 @@
+"""Side work of semi-supervised training: weight averaging, ramp-ups and logging.
+
+These run as skorch callbacks, so they are configurable with
+``callbacks__<name>__<param>`` and show up in ``net.history``.
+"""
+
+import math
+
+import torch
+from skorch.callbacks import Callback
+
+
+def lee_alpha(t, t1, t2, alpha_final):
+    """Lee (2013) unlabelled weight, eq. 16 (seed 000).
+
+    ``alpha(t) = 0`` for ``t < T1``, ``alpha_f * (t - T1) / (T2 - T1)`` for
+    ``T1 <= t < T2`` and ``alpha_f`` from ``T2`` on.
+    """
+    if t < t1:
+        return 0.0
+    if t >= t2:
+        return float(alpha_final)
+    return float(alpha_final) * (t - t1) / (t2 - t1)
+
+
+def sigmoid_rampup(t, length):
+    """Sigmoid-shaped ramp ``exp(-5 (1 - t / length)^2)`` from 0 to 1 (Mean Teacher)."""
+    if length <= 0 or t >= length:
+        return 1.0
+    phase = 1.0 - max(t, 0.0) / length
+    return math.exp(-5.0 * phase * phase)
+
+
+@torch.no_grad()
+def ema_update_(target, source, decay):
+    """Move ``target``'s weights towards ``source``'s: ``theta' <- d theta' + (1 - d) theta``.
+
+    This is the Mean Teacher update (seed 001, ``theta' <- beta theta' + (1 - beta) theta``);
+    buffers such as BatchNorm statistics are copied.
+    """
+    target_params = [p for p in target.parameters()]
+    source_params = [p.detach() for p in source.parameters()]
+    if target_params:
+        torch._foreach_lerp_(target_params, source_params, 1.0 - decay)
+    for target_buffer, source_buffer in zip(target.buffers(), source.buffers(), strict=True):
+        target_buffer.copy_(source_buffer)
+
+
+class EMAWeights(Callback):
+    """After each training step, average the student's weights into another module.
+
+    Parameters
+    ----------
+    target : str, default="ema_module"
+        Name of the registered module that receives the average (``net.<target>_``).
+    decay : float or None, default=None
+        Fixed decay. ``None`` asks the net (``net.get_ema_decay()``), which lets
+        Mean Teacher switch from 0.99 to 0.999 after the ramp-up.
+    """
+
+    def __init__(self, target="ema_module", decay=None):
+        self.target = target
+        self.decay = decay
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if not training:
+            return
+        target = getattr(net, self.target + "_", None)
+        if target is None:
+            return
+        decay = net.get_ema_decay() if self.decay is None else self.decay
+        ema_update_(target, net.module_, decay)
+
+
+class SemiSupervisedLog(Callback):
+    """Record per epoch: ``sup_loss``, ``unsup_loss``, ``unsup_weight``, ``mask_rate``
+    (the fraction of unlabelled rows whose pseudo-label counts) and
+    ``pseudo_label_hist`` (pseudo-labels per class among those rows).
+
+    Values are summed on the device during the epoch and read once at its end,
+    so logging adds no host-device synchronisation per step.
+    """
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.sums_ = {}
+        self.n_batches_ = 0
+
+    def on_batch_end(self, net, batch=None, training=False, **step):
+        if not training:
+            return
+        self.n_batches_ += 1
+        for key in ("sup_loss", "unsup_loss", "mask_rate"):
+            value = step.get(key)
+            if value is not None:
+                value = value.detach() if torch.is_tensor(value) else torch.tensor(float(value))
+                self.sums_[key] = self.sums_.get(key, 0) + value
+        self.sums_["unsup_weight"] = self.sums_.get("unsup_weight", 0.0) + step.get(
+            "unsup_weight", 0.0
+        )
+        hist = step.get("pseudo_label_counts")
+        if hist is not None:
+            self.sums_["hist"] = self.sums_.get("hist", 0) + hist
+
+    def on_epoch_end(self, net, **kwargs):
+        if not self.n_batches_:
+            return
+        for key in ("sup_loss", "unsup_loss", "mask_rate", "unsup_weight"):
+            if key in self.sums_:
+                net.history.record(key, float(self.sums_[key]) / self.n_batches_)
+        if "hist" in self.sums_:
+            net.history.record("pseudo_label_hist", self.sums_["hist"].cpu().tolist())
+        self.sums_ = {}

@@ -1,0 +1,333 @@
+"""FixMatch (Sohn et al. 2020) with hard or smooth confidence weights."""
+
+from numbers import Real
+
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+from torch.nn import functional as F
+
+from ._augment import default_augmentations
+from ._base import BaseSemiSupervisedNet
+from ._callbacks import EMAWeights
+
+
+def confidence_weight(confidence, threshold, mode="hard", exponent=1.0):
+    """Weight of each pseudo-label given the confidence ``max_c q_c`` of the weak view.
+
+    ``mode="hard"`` is FixMatch's mask ``1[max q >= tau]`` (seed 004).
+    ``mode="smooth"`` is Smooth Pseudo-Labeling (seed 002): the factor
+    ``((p - tau) / (1 - tau)) ** exponent`` for ``p >= tau`` and 0 below, which rises
+    continuously from 0 at ``tau`` to 1 at ``p = 1`` (exponent 1 linear, 2 quadratic,
+    0.5 square root).
+
+    Parameters
+    ----------
+    confidence : torch.Tensor of shape (n,)
+        Highest class probability of each row.
+    threshold : float
+        ``tau``.
+    mode : {"hard", "smooth"}, default="hard"
+        Mask shape.
+    exponent : float, default=1.0
+        Shape of the smooth factor.
+
+    Returns
+    -------
+    weight : torch.Tensor of shape (n,)
+        Values in [0, 1].
+    """
+    if mode == "hard":
+        return (confidence >= threshold).to(confidence.dtype)
+    ramp = ((confidence - threshold) / (1.0 - threshold)).clamp(min=0.0, max=1.0)
+    return ramp**exponent
+
+
+class FixMatchClassifier(BaseSemiSupervisedNet):
+    """FixMatch: pseudo-labels from a weak view train the network on a strong view.
+
+    For each unlabelled row the network (without gradient) predicts on a weakly
+    augmented view; where the highest probability reaches ``threshold`` its
+    argmax becomes the target of a cross-entropy on a strongly augmented view:
+    ``L = L_s + lambda_u * mean(w(max q) * CE(argmax q, f(A(u))))`` (seed 004).
+    With ``threshold_mode="smooth"`` the hard mask ``w`` becomes the continuous
+    factor of Smooth Pseudo-Labeling (seed 002). An exponential moving average of
+    the weights predicts (``use_ema``). The network is a skorch
+    :class:`~skorch.NeuralNetClassifier`: every skorch parameter
+    (``optimizer__momentum``, ``module__dropout``, ``callbacks``...) works.
+
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance, default=None
+        Network returning logits. ``None`` builds an :class:`~sklearn_ssl.neural.MLP`
+        for 2-d ``X`` and the seed-000 :class:`~sklearn_ssl.neural.SmallCNN` for
+        4-d images ``(n, C, H, W)``, sized from the data. A class receives
+        ``n_features``, ``n_classes``, ``in_channels`` and ``image_size`` from the
+        data when its ``__init__`` takes them; an instance is copied at each fit.
+    hidden_layer_sizes : tuple of int, default=(100,)
+        Hidden layers of the default MLP (ignored otherwise).
+    criterion : torch loss class, default=torch.nn.CrossEntropyLoss
+        Supervised loss on labelled rows.
+    optimizer : torch optimizer class, default=torch.optim.AdamW
+        FixMatch's recipe is SGD, ``lr=0.03``, ``optimizer__momentum=0.9``,
+        ``optimizer__nesterov=True``, ``optimizer__weight_decay=5e-4``.
+    lr : float, default=1e-3
+        Learning rate.
+    max_epochs : int, default=10
+        Epochs; an epoch is one pass over the larger of the labelled pool (in
+        batches of ``batch_size``) and the unlabelled pool (in batches of
+        ``mu * batch_size``), the other pool being cycled.
+    batch_size : int, default=64
+        Labelled rows per step (drawn again when there are fewer labelled rows).
+    mu : float, default=7
+        Unlabelled rows per labelled row in a step. ``mu=0`` trains on the
+        labelled rows only (a supervised baseline with the same augmentations).
+    threshold : float, default=0.95
+        Confidence threshold ``tau`` in [0, 1] (below 1 for the smooth mode).
+    threshold_mode : {"hard", "smooth"}, default="hard"
+        Hard mask or smooth factor, see :func:`confidence_weight`.
+    smooth_exponent : float, default=1.0
+        Shape of the smooth factor: 1 linear, 2 quadratic, 0.5 square root.
+    unlabeled_weight : float, default=1.0
+        ``lambda_u``, the weight of the unlabelled loss.
+    distribution_alignment : bool, default=False
+        Rescale the weak-view probabilities by ``p(y) / p~(y)`` and renormalise
+        (ReMixMatch, seed 001), where ``p(y)`` is the class distribution of the
+        labelled rows and ``p~(y)`` a running mean (momentum 0.99) of the
+        predictions on unlabelled rows.
+    use_ema : bool, default=True
+        Predict with an exponential moving average of the weights.
+    ema_decay : float, default=0.999
+        EMA decay ``d``; during the first steps the decay used is
+        ``min(d, (1 + t) / (10 + t))`` so that a short training is not dominated
+        by the initial weights.
+    weak_augmentation : callable, "auto" or None, default="auto"
+        Tensor batch -> tensor batch of the same size, applied on the device to
+        labelled and unlabelled rows. ``"auto"``: :class:`~sklearn_ssl.neural.FlipShift`
+        for images, :class:`~sklearn_ssl.neural.GaussianNoise` (0.05 std) for
+        tabular ``X``. ``None``: no augmentation.
+    strong_augmentation : callable, "auto" or None, default="auto"
+        Applied to unlabelled rows for the consistency target. ``"auto"``:
+        :class:`~sklearn_ssl.neural.RandAugmentCutout` for images,
+        :class:`~sklearn_ssl.neural.FeatureCorruption` for tabular ``X``.
+    train_split : callable or None, default=None
+        skorch's internal validation split (e.g. ``skorch.dataset.ValidSplit(5)``);
+        ``valid_loss`` is computed on its labelled rows.
+    callbacks : list of (name, callback) or None, default=None
+        Extra skorch callbacks.
+    warm_start : bool, default=False
+        Keep training the fitted network on the next ``fit``.
+    verbose : int, default=0
+        1 prints a table per epoch, 2 also a progress bar (needs tqdm).
+    device : str or torch.device, default="cpu"
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``... A net trained on a GPU unpickles
+        on a CPU-only machine.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, batches, dropout and augmentations.
+    **kwargs : dict
+        skorch's double-underscore parameters (``module__*``, ``optimizer__*``,
+        ``callbacks__*``...).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Labels seen in ``y`` (never ``-1``).
+    n_features_in_ : int
+        Columns of ``X`` (channels for images).
+    input_shape_ : tuple of int
+        Shape of one row of ``X``.
+    module_ : torch.nn.Module
+        The trained network.
+    ema_module_ : torch.nn.Module
+        The weight average used for prediction (with ``use_ema=True``).
+    history_ : skorch.history.History
+        Per epoch: ``train_loss``, ``sup_loss``, ``unsup_loss``, ``unsup_weight``,
+        ``mask_rate`` (fraction of unlabelled rows whose confidence reaches
+        ``threshold``), ``pseudo_label_hist`` (pseudo-labels per class among the
+        rows with a non-zero weight, summed over the epoch), ``dur``.
+    label_distribution_ : ndarray of shape (n_classes,)
+        Class frequencies of the labelled rows.
+    n_steps_ : int
+        Training steps done.
+
+    See Also
+    --------
+    MeanTeacherClassifier : Consistency with an EMA teacher.
+    PseudoLabelClassifier : Lee's pseudo-labels with a ramped weight.
+    sklearn_ssl.SelfTrainingWrapper : Self-training around any classifier.
+
+    References
+    ----------
+    K. Sohn et al., "FixMatch: Simplifying Semi-Supervised Learning with Consistency
+    and Confidence", NeurIPS 2020.
+
+    "Smooth Pseudo-Labeling", arXiv:2405.14313.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_moons
+    >>> from sklearn_ssl.datasets import hide_labels
+    >>> from sklearn_ssl.neural import FixMatchClassifier
+    >>> X, y = make_moons(n_samples=200, noise=0.1, random_state=0)
+    >>> y_ssl = hide_labels(y, n_per_class=5, random_state=0)
+    >>> clf = FixMatchClassifier(max_epochs=5, batch_size=16, random_state=0)
+    >>> clf.fit(X, y_ssl).predict(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints = {
+        **BaseSemiSupervisedNet._parameter_constraints,
+        "threshold": [Interval(Real, 0, 1, closed="both")],
+        "threshold_mode": [StrOptions({"hard", "smooth"})],
+        "smooth_exponent": [Interval(Real, 0, None, closed="neither")],
+        "unlabeled_weight": [Interval(Real, 0, None, closed="left")],
+        "distribution_alignment": ["boolean"],
+        "use_ema": ["boolean"],
+        "ema_decay": [Interval(Real, 0, 1, closed="both")],
+        "strong_augmentation": [None, callable, StrOptions({"auto"})],
+    }
+
+    def __init__(
+        self,
+        module=None,
+        *,
+        hidden_layer_sizes=(100,),
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.AdamW,
+        lr=1e-3,
+        max_epochs=10,
+        batch_size=64,
+        mu=7,
+        threshold=0.95,
+        threshold_mode="hard",
+        smooth_exponent=1.0,
+        unlabeled_weight=1.0,
+        distribution_alignment=False,
+        use_ema=True,
+        ema_decay=0.999,
+        weak_augmentation="auto",
+        strong_augmentation="auto",
+        train_split=None,
+        callbacks=None,
+        warm_start=False,
+        verbose=0,
+        device="cpu",
+        random_state=None,
+        **kwargs,
+    ):
+        super().__init__(
+            module,
+            hidden_layer_sizes=hidden_layer_sizes,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            mu=mu,
+            weak_augmentation=weak_augmentation,
+            train_split=train_split,
+            callbacks=callbacks,
+            warm_start=warm_start,
+            verbose=verbose,
+            device=device,
+            random_state=random_state,
+            **kwargs,
+        )
+        vars(self).update(
+            threshold=threshold,
+            threshold_mode=threshold_mode,
+            smooth_exponent=smooth_exponent,
+            unlabeled_weight=unlabeled_weight,
+            distribution_alignment=distribution_alignment,
+            use_ema=use_ema,
+            ema_decay=ema_decay,
+            strong_augmentation=strong_augmentation,
+        )
+
+    def _validate_params(self):
+        super()._validate_params()
+        if self.threshold_mode == "smooth" and self.threshold >= 1:
+            raise ValueError(
+                "threshold must be below 1 with threshold_mode='smooth' (the factor "
+                f"divides by 1 - threshold); got threshold={self.threshold}."
+            )
+
+    def _method_callbacks(self):
+        # Always listed (the callback skips a net without ``ema_module_``), so the
+        # callbacks do not depend on parameter values.
+        return [("ema", EMAWeights(target="ema_module"))]
+
+    def _initialize_averaged_module(self):
+        if self.use_ema:
+            self._register_copy("ema_module")
+
+    def _prediction_module(self):
+        ema = getattr(self, "ema_module_", None)
+        return ema if self.use_ema and ema is not None else self.module_
+
+    def get_ema_decay(self):
+        """EMA decay for the current step: ``min(ema_decay, (1 + t) / (10 + t))``."""
+        t = self.n_steps_
+        return min(self.ema_decay, (1.0 + t) / (10.0 + t))
+
+    def initialize(self):
+        super().initialize()
+        self.prediction_marginal_ = None
+        return self
+
+    def _resolve_augmentations(self):
+        super()._resolve_augmentations()
+        _, strong = default_augmentations(len(self.input_shape_) + 1)
+        self.strong_augmentation_ = (
+            strong if self.strong_augmentation == "auto" else self.strong_augmentation
+        )
+
+    def _align_distribution(self, probs):
+        """Distribution alignment: ``Normalize(q * p(y) / p~(y))`` (seed 001, ReMixMatch)."""
+        batch_mean = probs.mean(dim=0)
+        if self.prediction_marginal_ is None:
+            self.prediction_marginal_ = batch_mean
+        else:
+            marginal = self.prediction_marginal_.to(probs.device)
+            self.prediction_marginal_ = 0.99 * marginal + 0.01 * batch_mean
+        prior = torch.as_tensor(self.label_distribution_, dtype=probs.dtype, device=probs.device)
+        aligned = probs * prior / self.prediction_marginal_.clamp_min(1e-6)
+        return aligned / aligned.sum(dim=1, keepdim=True)
+
+    def _after_fit(self):
+        if self.prediction_marginal_ is not None:
+            self.prediction_marginal_ = self.prediction_marginal_.cpu()
+
+    def semi_supervised_step(self, x_labeled, y_labeled, x_unlabeled, **fit_params):
+        n_labeled, n_unlabeled = len(x_labeled), len(x_unlabeled)
+        # One forward pass over [weak labelled, weak unlabelled, strong unlabelled],
+        # as in seed 004's loop, so BatchNorm sees all views together.
+        inputs = self._augment(self.weak_augmentation_, torch.cat([x_labeled, x_unlabeled]))
+        if n_unlabeled:
+            strong = self._augment(self.strong_augmentation_, x_unlabeled, "strong_augmentation")
+            inputs = torch.cat([inputs, strong])
+        logits = self.infer(inputs, **fit_params)
+        logits_labeled = logits[:n_labeled]
+        step = {
+            "y_pred": logits_labeled,
+            "sup_loss": self.get_loss(logits_labeled, y_labeled, training=True),
+            "unsup_weight": float(self.unlabeled_weight),
+        }
+        if not n_unlabeled:
+            step["unsup_loss"] = logits.new_zeros(())
+            return step
+        logits_weak = logits[n_labeled : n_labeled + n_unlabeled]
+        logits_strong = logits[n_labeled + n_unlabeled :]
+        with torch.no_grad():
+            probs = torch.softmax(logits_weak.detach(), dim=-1)
+            if self.distribution_alignment:
+                probs = self._align_distribution(probs)
+            confidence, pseudo_labels = probs.max(dim=-1)
+            weight = confidence_weight(
+                confidence, self.threshold, self.threshold_mode, self.smooth_exponent
+            )
+        # L_u = mean_b w(max q_b) CE(argmax q_b, f(A(u_b)))  (seed 004 / seed 002)
+        per_row = F.cross_entropy(logits_strong, pseudo_labels, reduction="none")
+        step["unsup_loss"] = (per_row * weight).mean()
+        step["mask_rate"] = (confidence >= self.threshold).float().mean()
+        step["pseudo_label_counts"] = self._count_pseudo_labels(pseudo_labels, weight)
+        return step

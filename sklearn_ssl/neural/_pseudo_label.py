@@ -1,0 +1,195 @@
+"""Lee (2013) pseudo-labels with the ramped weight alpha(t)."""
+
+from numbers import Real
+
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+from torch.nn import functional as F
+
+from ._base import BaseSemiSupervisedNet
+from ._callbacks import lee_alpha
+
+
+class PseudoLabelClassifier(BaseSemiSupervisedNet):
+    """Lee's pseudo-labels: the network's own argmax on unlabelled rows is a target.
+
+    At every step the unlabelled rows of the batch get the class of highest
+    predicted probability (recomputed each step, no gradient through it) and
+    contribute a cross-entropy weighted by ``alpha(t)`` (seed 000, Lee 2013 eq. 15-16):
+    ``L = L_s + alpha(t) L_u`` with ``alpha(t) = 0`` for ``t < T1``,
+    ``alpha_f (t - T1) / (T2 - T1)`` for ``T1 <= t < T2`` and ``alpha_f`` after.
+    ``t`` counts optimisation steps (``schedule_unit="step"``) or epochs
+    (``"epoch"``, fractional within an epoch); the seed's defaults are
+    ``T1=100``, ``T2=600``, ``alpha_f=3``. While ``alpha(t) = 0`` the unlabelled
+    rows are not even passed through the network.
+
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance, default=None
+        Network returning logits; ``None`` builds an MLP for 2-d ``X`` and the
+        seed-000 CNN for 4-d images (see :class:`FixMatchClassifier`).
+    hidden_layer_sizes : tuple of int, default=(100,)
+        Hidden layers of the default MLP.
+    criterion : torch loss class, default=torch.nn.CrossEntropyLoss
+        Supervised loss.
+    optimizer : torch optimizer class, default=torch.optim.AdamW
+        Optimizer (the seed uses SGD with ``lr=0.1``).
+    lr : float, default=1e-3
+        Learning rate.
+    max_epochs : int, default=10
+        Epochs (one pass over the larger of the labelled and unlabelled pools).
+    batch_size : int, default=64
+        Labelled rows per step.
+    mu : float, default=7
+        Unlabelled rows per labelled row in a step.
+    max_unlabeled_weight : float, default=3.0
+        ``alpha_f``.
+    rampup_start : float, default=100
+        ``T1``: the unlabelled loss is off before it.
+    rampup_end : float, default=600
+        ``T2``: the weight reaches ``alpha_f`` there. Must be ``>= T1``.
+    schedule_unit : {"step", "epoch"}, default="step"
+        Unit of ``T1`` and ``T2``.
+    weak_augmentation : callable, "auto" or None, default=None
+        Lee's method uses no augmentation (dropout is its noise); ``"auto"``
+        applies the defaults of :class:`FixMatchClassifier`'s weak view.
+    train_split, callbacks, warm_start, verbose, device, random_state, **kwargs
+        As in :class:`FixMatchClassifier`.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Labels seen in ``y`` (never ``-1``).
+    n_features_in_ : int
+        Columns of ``X`` (channels for images).
+    input_shape_ : tuple of int
+        Shape of one row of ``X``.
+    module_ : torch.nn.Module
+        The trained network.
+    history_ : skorch.history.History
+        Per epoch: ``train_loss``, ``sup_loss``, ``unsup_loss``, ``unsup_weight``
+        (mean ``alpha(t)``), ``mask_rate`` (1 once pseudo-labels are used),
+        ``pseudo_label_hist``, ``dur``.
+    label_distribution_ : ndarray of shape (n_classes,)
+        Class frequencies of the labelled rows.
+    n_steps_ : int
+        Training steps done.
+
+    See Also
+    --------
+    FixMatchClassifier : Confidence-thresholded pseudo-labels across augmentations.
+    MeanTeacherClassifier : Consistency with an EMA teacher.
+    sklearn_ssl.SelfTrainingWrapper : Pseudo-labelling around any scikit-learn classifier.
+
+    References
+    ----------
+    D.-H. Lee, "Pseudo-Label: The Simple and Efficient Semi-Supervised Learning
+    Method for Deep Neural Networks", ICML 2013 Workshop on Challenges in
+    Representation Learning.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_moons
+    >>> from sklearn_ssl.datasets import hide_labels
+    >>> from sklearn_ssl.neural import PseudoLabelClassifier
+    >>> X, y = make_moons(n_samples=200, noise=0.1, random_state=0)
+    >>> y_ssl = hide_labels(y, n_per_class=5, random_state=0)
+    >>> clf = PseudoLabelClassifier(rampup_start=10, rampup_end=40, max_epochs=5,
+    ...                             batch_size=16, random_state=0)
+    >>> clf.fit(X, y_ssl).predict(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints = {
+        **BaseSemiSupervisedNet._parameter_constraints,
+        "max_unlabeled_weight": [Interval(Real, 0, None, closed="left")],
+        "rampup_start": [Interval(Real, 0, None, closed="left")],
+        "rampup_end": [Interval(Real, 0, None, closed="left")],
+        "schedule_unit": [StrOptions({"step", "epoch"})],
+    }
+
+    def __init__(
+        self,
+        module=None,
+        *,
+        hidden_layer_sizes=(100,),
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.AdamW,
+        lr=1e-3,
+        max_epochs=10,
+        batch_size=64,
+        mu=7,
+        max_unlabeled_weight=3.0,
+        rampup_start=100,
+        rampup_end=600,
+        schedule_unit="step",
+        weak_augmentation=None,
+        train_split=None,
+        callbacks=None,
+        warm_start=False,
+        verbose=0,
+        device="cpu",
+        random_state=None,
+        **kwargs,
+    ):
+        super().__init__(
+            module,
+            hidden_layer_sizes=hidden_layer_sizes,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            mu=mu,
+            weak_augmentation=weak_augmentation,
+            train_split=train_split,
+            callbacks=callbacks,
+            warm_start=warm_start,
+            verbose=verbose,
+            device=device,
+            random_state=random_state,
+            **kwargs,
+        )
+        vars(self).update(
+            max_unlabeled_weight=max_unlabeled_weight,
+            rampup_start=rampup_start,
+            rampup_end=rampup_end,
+            schedule_unit=schedule_unit,
+        )
+
+    def _validate_params(self):
+        super()._validate_params()
+        if self.rampup_end < self.rampup_start:
+            raise ValueError(
+                f"rampup_end (T2={self.rampup_end}) must not be smaller than rampup_start "
+                f"(T1={self.rampup_start})."
+            )
+
+    def unlabeled_weight_at(self, t):
+        """``alpha(t)`` of Lee (2013), eq. 16 (seed 000)."""
+        return lee_alpha(t, self.rampup_start, self.rampup_end, self.max_unlabeled_weight)
+
+    def semi_supervised_step(self, x_labeled, y_labeled, x_unlabeled, **fit_params):
+        n_labeled = len(x_labeled)
+        alpha = self.unlabeled_weight_at(self._schedule_time())
+        use_unlabeled = alpha > 0 and len(x_unlabeled) > 0
+        inputs = torch.cat([x_labeled, x_unlabeled]) if use_unlabeled else x_labeled
+        logits = self.infer(self._augment(self.weak_augmentation_, inputs), **fit_params)
+        logits_labeled = logits[:n_labeled]
+        step = {
+            "y_pred": logits_labeled,
+            "sup_loss": self.get_loss(logits_labeled, y_labeled, training=True),
+            "unsup_weight": alpha,
+        }
+        if not use_unlabeled:
+            step["unsup_loss"] = logits.new_zeros(())
+            return step
+        logits_unlabeled = logits[n_labeled:]
+        pseudo_labels = logits_unlabeled.detach().argmax(dim=-1)
+        # Lee eq. 15: cross-entropy of the unlabelled rows with their pseudo-labels.
+        step["unsup_loss"] = F.cross_entropy(logits_unlabeled, pseudo_labels)
+        step["mask_rate"] = 1.0
+        step["pseudo_label_counts"] = self._count_pseudo_labels(
+            pseudo_labels, torch.ones_like(pseudo_labels)
+        )
+        return step

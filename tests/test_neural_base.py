@@ -1,0 +1,224 @@
+"""The semi-supervised skorch base: data handling, scikit-learn API, devices, bad input."""
+
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("skorch")
+
+from sklearn.base import clone  # noqa: E402
+from sklearn.datasets import make_blobs, make_moons  # noqa: E402
+from sklearn.model_selection import GridSearchCV  # noqa: E402
+from skorch.dataset import ValidSplit  # noqa: E402
+
+from sklearn_ssl.datasets import hide_labels  # noqa: E402
+from sklearn_ssl.neural import (  # noqa: E402
+    MLP,
+    FeatureCorruption,
+    FixMatchClassifier,
+    FlipShift,
+    GaussianNoise,
+    MeanTeacherClassifier,
+    PseudoLabelClassifier,
+    RandAugmentCutout,
+    SmallCNN,
+    WideResNet,
+)
+
+torch.set_num_threads(1)
+
+FAST = dict(hidden_layer_sizes=(16,), max_epochs=3, batch_size=16, mu=2, lr=0.01, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def moons():
+    X, y = make_moons(n_samples=200, noise=0.1, random_state=0)
+    return X, y, hide_labels(y, n_per_class=5, random_state=0)
+
+
+def _images(n=40, size=16, seed=0):
+    """Two classes of 1-channel images: a bright top half or a bright bottom half."""
+    rng = np.random.RandomState(seed)
+    y = np.arange(n) % 2
+    X = rng.uniform(0, 0.2, size=(n, 1, size, size)).astype(np.float32)
+    half = size // 2
+    X[y == 0, :, :half] += 0.8
+    X[y == 1, :, half:] += 0.8
+    return X, y
+
+
+@pytest.mark.parametrize("cls", [FixMatchClassifier, MeanTeacherClassifier, PseudoLabelClassifier])
+def test_string_labels_are_encoded(cls, moons):
+    X, y, y_ssl = moons
+    names = np.array(["neg", "pos"], dtype=object)[y]
+    y_str = np.where(y_ssl == -1, -1, names).astype(object)
+    y_before = y_str.copy()
+    X_before = X.copy()
+    clf = cls(**FAST).fit(X, y_str)
+    assert clf.classes_.tolist() == ["neg", "pos"]
+    assert set(clf.predict(X)) <= {"neg", "pos"}
+    assert clf.predict_proba(X).shape == (len(X), 2)
+    np.testing.assert_array_equal(X, X_before)  # inputs are not mutated
+    np.testing.assert_array_equal(y_str, y_before)
+
+
+def test_default_module_follows_the_data(moons):
+    X, _, y_ssl = moons
+    assert isinstance(FixMatchClassifier(**FAST).fit(X, y_ssl).module_, MLP)
+    X_img, y_img = _images()
+    clf = FixMatchClassifier(max_epochs=1, batch_size=8, mu=1, random_state=0)
+    clf.fit(X_img, hide_labels(y_img, n_per_class=5, random_state=0))
+    assert isinstance(clf.module_, SmallCNN)
+    assert clf.input_shape_ == (1, 16, 16)
+    assert clf.predict_proba(X_img).shape == (40, 2)
+    with pytest.raises(ValueError, match="fitted on rows of shape"):
+        clf.predict(np.zeros((3, 1, 20, 20), dtype=np.float32))
+
+
+def test_module_class_and_instance(moons):
+    X, y, y_ssl = moons
+    # A class gets n_features / n_classes from the data; module__ kwargs pass through.
+    clf = FixMatchClassifier(MLP, module__hidden_layer_sizes=(8,), **FAST).fit(X, y_ssl)
+    assert clf.module_.layers[0].out_features == 8
+    # An instance is copied, so the user's module keeps its weights.
+    user_module = MLP(2, 2, (8,))
+    before = [p.detach().clone() for p in user_module.parameters()]
+    FixMatchClassifier(user_module, **FAST).fit(X, y_ssl)
+    for p, q in zip(before, user_module.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_history_records_semi_supervised_quantities(moons):
+    X, _, y_ssl = moons
+    clf = FixMatchClassifier(**{**FAST, "threshold": 0.5}).fit(X, y_ssl)
+    row = clf.history[-1]
+    for key in ("train_loss", "sup_loss", "unsup_loss", "mask_rate", "unsup_weight"):
+        assert np.isfinite(row[key])
+    assert 0 <= row["mask_rate"] <= 1
+    assert len(row["pseudo_label_hist"]) == 2
+    assert sum(row["pseudo_label_hist"]) > 0
+    # An epoch is one pass over the unlabelled pool: 190 rows in batches of 32.
+    assert row["train_batch_count"] == 6
+
+
+def test_clone_pickle_and_grid_search(moons):
+    X, y, y_ssl = moons
+    clf = FixMatchClassifier(**FAST)
+    cloned = clone(clf)
+    assert cloned.get_params()["threshold"] == clf.threshold
+    clf.fit(X, y_ssl)
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_allclose(restored.predict_proba(X), clf.predict_proba(X), rtol=1e-6)
+    # Same random_state, same predictions.
+    np.testing.assert_allclose(clone(clf).fit(X, y_ssl).predict_proba(X), clf.predict_proba(X))
+
+    search = GridSearchCV(FixMatchClassifier(**FAST), {"threshold": [0.7, 0.95]}, cv=2)
+    search.fit(X, y_ssl)
+    assert search.best_params_["threshold"] in (0.7, 0.95)
+    assert 0 <= search.best_score_ <= 1
+
+
+def test_partial_fit_and_warm_start_continue_training(moons):
+    X, _, y_ssl = moons
+    clf = MeanTeacherClassifier(**FAST).fit(X, y_ssl)
+    steps = clf.n_steps_
+    clf.partial_fit(X, y_ssl)
+    assert clf.n_steps_ == 2 * steps
+    clf.set_params(warm_start=True).fit(X, y_ssl)
+    assert clf.n_steps_ == 3 * steps
+
+
+def test_train_split_gives_a_validation_loss(moons):
+    X, _, y_ssl = moons
+    clf = FixMatchClassifier(**FAST, train_split=ValidSplit(4)).fit(X, y_ssl)
+    assert np.isfinite(clf.history[-1, "valid_loss"])
+
+
+def test_cuda_without_gpu_is_a_clear_error(moons):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is available")
+    X, _, y_ssl = moons
+    with pytest.raises(ValueError, match="device='cuda'.*CUDA"):
+        FixMatchClassifier(**FAST, device="cuda").fit(X, y_ssl)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_fit_and_cpu_unpickle(moons):
+    X, _, y_ssl = moons
+    clf = FixMatchClassifier(**FAST, device="cuda").fit(X, y_ssl)
+    assert next(clf.module_.parameters()).is_cuda
+    assert next(clf.ema_module_.parameters()).is_cuda
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_allclose(restored.predict_proba(X), clf.predict_proba(X), atol=1e-5)
+
+
+def test_bad_input_gives_clear_errors(moons):
+    X, y, y_ssl = moons
+    with pytest.raises(ValueError, match="no labelled row"):
+        FixMatchClassifier(**FAST).fit(X, np.full(len(X), -1))
+    with pytest.raises(ValueError, match="mu"):
+        FixMatchClassifier(**{**FAST, "mu": -1}).fit(X, y_ssl)
+    with pytest.raises(ValueError, match="threshold"):
+        FixMatchClassifier(**FAST, threshold=1.5).fit(X, y_ssl)
+    with pytest.raises(ValueError, match="threshold must be below 1"):
+        FixMatchClassifier(**FAST, threshold=1.0, threshold_mode="smooth").fit(X, y_ssl)
+    with pytest.raises(ValueError, match="rampup_end"):
+        PseudoLabelClassifier(**FAST, rampup_start=10, rampup_end=5).fit(X, y_ssl)
+    with pytest.raises(ValueError, match="one row per input row"):
+        FixMatchClassifier(**FAST, strong_augmentation=lambda x: x[:-1]).fit(X, y_ssl)
+    with pytest.raises(ValueError, match="cannot process inputs"):
+        FixMatchClassifier(MLP(5, 2), **FAST).fit(X, y_ssl)
+    with pytest.raises(ValueError, match="logits of shape"):
+        FixMatchClassifier(MLP(2, 3), **FAST).fit(X, y_ssl)
+    with pytest.raises(ValueError, match="2-d .* or 4-d"):
+        FixMatchClassifier(**FAST).fit(X.reshape(len(X), 1, 2), y_ssl)
+    clf = FixMatchClassifier(**FAST).fit(X, y_ssl)
+    with pytest.raises(ValueError, match="not seen during fit"):
+        clf.score(X, np.where(y == 1, 7, y))
+    assert 0 <= clf.score(X, y_ssl) <= 1
+    with pytest.raises(ValueError, match="call fit"):
+        FixMatchClassifier().initialize()
+
+
+def test_missing_torch_gives_an_install_hint():
+    code = (
+        "import sys; sys.modules['skorch'] = None\n"
+        "try:\n    import sklearn_ssl.neural\n"
+        "except ImportError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    assert 'pip install "sklearn-ssl[torch]"' in out
+
+
+def test_augmentations_keep_shapes_and_follow_their_definition():
+    torch.manual_seed(0)
+    images = torch.rand(6, 3, 16, 16)
+    for aug in (FlipShift(), RandAugmentCutout(), GaussianNoise(), FeatureCorruption()):
+        out = aug(images)
+        assert out.shape == images.shape and torch.isfinite(out).all()
+    # Flip only: each image is itself or its mirror.
+    flipped = FlipShift(flip=True, max_shift=0)(images)
+    for a, b in zip(images, flipped, strict=True):
+        assert torch.allclose(a, b, atol=1e-5) or torch.allclose(a.flip(-1), b, atol=1e-5)
+    # Corruption without noise: every value comes from the same column of another row.
+    table = torch.arange(40.0).reshape(10, 4)
+    corrupted = FeatureCorruption(noise_scale=0.0, corruption_rate=1.0)(table)
+    for j in range(4):
+        assert set(corrupted[:, j].tolist()) <= set(table[:, j].tolist())
+    # Noise is relative to each feature's spread.
+    wide = torch.randn(500, 2) * torch.tensor([1.0, 100.0])
+    delta = GaussianNoise(0.1)(wide) - wide
+    ratio = delta.std(0) / wide.std(0)
+    assert torch.allclose(ratio, torch.full((2,), 0.1), rtol=0.2)
+
+
+def test_wide_resnet_and_small_cnn_shapes():
+    assert WideResNet(n_classes=10)(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    assert SmallCNN()(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    assert SmallCNN().fc1.in_features == 640  # the seed-000 network
+    with pytest.raises(ValueError, match="16x16"):
+        SmallCNN(image_size=8)

@@ -1,0 +1,136 @@
+"""FixMatch, Mean Teacher and PseudoLabel: what each method computes, and that it learns."""
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("skorch")
+
+from sklearn.datasets import make_moons  # noqa: E402
+
+from sklearn_ssl.datasets import hide_labels  # noqa: E402
+from sklearn_ssl.neural import (  # noqa: E402
+    FixMatchClassifier,
+    MeanTeacherClassifier,
+    PseudoLabelClassifier,
+    confidence_weight,
+    ema_update_,
+    lee_alpha,
+    sigmoid_rampup,
+)
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def moons():
+    X, y = make_moons(n_samples=300, noise=0.1, random_state=0)
+    return X, y, hide_labels(y, n_per_class=5, random_state=0)
+
+
+@pytest.mark.parametrize(
+    "clf",
+    [
+        FixMatchClassifier(threshold=0.8),
+        MeanTeacherClassifier(rampup_length=20),
+        PseudoLabelClassifier(rampup_start=10, rampup_end=40),
+    ],
+    ids=["fixmatch", "mean_teacher", "pseudo_label"],
+)
+def test_each_method_learns_two_moons(clf, moons):
+    X, y, y_ssl = moons
+    clf.set_params(hidden_layer_sizes=(32,), max_epochs=8, batch_size=16, lr=0.01, random_state=0)
+    clf.fit(X, y_ssl)
+    assert np.mean(clf.predict(X) == y) > 0.75
+    assert clf.history[-1, "unsup_weight"] > 0
+
+
+def test_confidence_weight_hard_and_smooth():
+    tau = 0.8
+    p = torch.tensor([0.5, 0.8, 0.9, 1.0])
+    assert confidence_weight(p, tau, "hard").tolist() == [0.0, 1.0, 1.0, 1.0]
+    # Seed 002: ((p - tau) / (1 - tau)) ** mu, 0 below tau, 1 at p = 1.
+    for exponent, middle in [(1.0, 0.5), (2.0, 0.25), (0.5, math.sqrt(0.5))]:
+        w = confidence_weight(p, tau, "smooth", exponent)
+        assert w[0] == 0 and w[1] == 0 and w[3].item() == pytest.approx(1.0)
+        assert w[2].item() == pytest.approx(middle, rel=1e-5)
+
+
+def test_smooth_threshold_changes_the_unlabelled_loss(moons):
+    X, _, y_ssl = moons
+    # One step per epoch (300 unlabelled rows per step), so epoch 0 is the first step.
+    params = dict(hidden_layer_sizes=(16,), max_epochs=1, batch_size=150, mu=2, random_state=0)
+    hard = FixMatchClassifier(threshold=0.6, **params).fit(X, y_ssl)
+    smooth = FixMatchClassifier(threshold=0.6, threshold_mode="smooth", **params).fit(X, y_ssl)
+    assert hard.n_steps_ == 1
+    # Same data, seed and weights: the smooth factor is below the hard mask.
+    assert smooth.history[0, "unsup_loss"] < hard.history[0, "unsup_loss"]
+    assert smooth.history[0, "mask_rate"] == pytest.approx(hard.history[0, "mask_rate"])
+
+
+def test_distribution_alignment_tracks_the_prediction_marginal(moons):
+    X, _, y_ssl = moons
+    clf = FixMatchClassifier(
+        distribution_alignment=True, hidden_layer_sizes=(16,), max_epochs=2, random_state=0
+    ).fit(X, y_ssl)
+    marginal = clf.prediction_marginal_
+    assert marginal.shape == (2,) and marginal.device.type == "cpu"
+    assert marginal.sum().item() == pytest.approx(1.0, abs=1e-4)
+    np.testing.assert_allclose(clf.label_distribution_, [0.5, 0.5])
+
+
+def test_ema_update_follows_the_decay():
+    torch.manual_seed(0)
+    student, teacher = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    old = [p.detach().clone() for p in teacher.parameters()]
+    ema_update_(teacher, student, 0.9)
+    for t, s, o in zip(teacher.parameters(), student.parameters(), old, strict=True):
+        torch.testing.assert_close(t, 0.9 * o + 0.1 * s)
+    ema_update_(teacher, student, 0.0)
+    for t, s in zip(teacher.parameters(), student.parameters(), strict=True):
+        assert torch.equal(t, s)
+
+
+def test_mean_teacher_registers_its_teacher(moons):
+    X, _, y_ssl = moons
+    params = dict(hidden_layer_sizes=(16,), max_epochs=2, batch_size=16, random_state=0)
+    clf = MeanTeacherClassifier(callbacks__ema__decay=0.0, **params).fit(X, y_ssl)
+    assert "teacher_module" in clf._modules
+    assert not any(p.requires_grad for p in clf.teacher_module_.parameters())
+    for t, s in zip(clf.teacher_module_.parameters(), clf.module_.parameters(), strict=True):
+        assert torch.equal(t, s)  # decay 0: the teacher is the student
+    # The teacher is not trained by the optimizer.
+    optimized = {id(p) for group in clf.optimizer_.param_groups for p in group["params"]}
+    assert not optimized & {id(p) for p in clf.teacher_module_.parameters()}
+
+    clf = MeanTeacherClassifier(rampup_length=50, **params).fit(X, y_ssl)
+    clf.n_steps_ = 10_000  # far past the warm-up
+    assert clf.get_ema_decay() == 0.999
+    clf.n_steps_ = 1_000
+    clf.set_params(rampup_length=5_000)
+    assert clf.get_ema_decay() == 0.99
+    assert clf.consistency_weight_at(0) == pytest.approx(10.0 * math.exp(-5))
+    assert clf.consistency_weight_at(5_000) == 10.0
+
+
+def test_lee_alpha_schedule():
+    # Seed 000: 0 until T1=100, linear to alpha_f=3 at T2=600.
+    values = [lee_alpha(t, 100, 600, 3.0) for t in (0, 99, 100, 350, 600, 1000)]
+    assert values == [0.0, 0.0, 0.0, 1.5, 3.0, 3.0]
+    assert sigmoid_rampup(0, 10) == pytest.approx(math.exp(-5))
+    assert sigmoid_rampup(10, 10) == 1.0
+
+
+def test_pseudo_label_weight_is_zero_before_t1(moons):
+    X, _, y_ssl = moons
+    params = dict(hidden_layer_sizes=(16,), max_epochs=2, batch_size=16, random_state=0)
+    clf = PseudoLabelClassifier(rampup_start=1_000, rampup_end=2_000, **params).fit(X, y_ssl)
+    assert clf.history[:, "unsup_weight"] == [0.0, 0.0]
+    assert clf.history[:, "unsup_loss"] == [0.0, 0.0]
+    clf = PseudoLabelClassifier(rampup_start=0, rampup_end=1, schedule_unit="epoch", **params).fit(
+        X, y_ssl
+    )
+    assert clf.history[-1, "unsup_weight"] == 3.0
+    assert clf.history[-1, "mask_rate"] == 1.0
