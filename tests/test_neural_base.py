@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
 
 from sklearn.base import clone  # noqa: E402
-from sklearn.datasets import make_blobs, make_moons  # noqa: E402
+from sklearn.datasets import make_moons  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 from skorch.dataset import ValidSplit  # noqa: E402
 
