@@ -75,8 +75,8 @@ class _FaissHNSW:
 class _FaissIVF:
     """Approximate neighbours from a faiss inverted-file index (Euclidean).
 
-    ``n_lists`` k-means cells (default ``4 * sqrt(n)``), of which ``n_probe``
-    (default a quarter, at least 8) are scanned per query.
+    ``n_lists`` k-means cells (default ``sqrt(n)``), of which ``n_probe``
+    (default 8) are scanned per query.
     """
 
     def __init__(self, n_lists=None, n_probe=None, random_state=None):
@@ -88,7 +88,7 @@ class _FaissIVF:
         faiss = _import_optional("faiss", "ann")
         X = np.ascontiguousarray(X, dtype=np.float32)
         n, d = X.shape
-        n_lists = self.n_lists or int(np.clip(4 * np.sqrt(n), 1, max(1, n // 40)))
+        n_lists = self.n_lists or int(np.clip(np.sqrt(n), 1, max(1, n // 40)))
         rng = check_random_state(self.random_state)
         quantizer = faiss.IndexFlatL2(d)
         self.index_ = faiss.IndexIVFFlat(quantizer, d, n_lists)
@@ -99,7 +99,7 @@ class _FaissIVF:
         train = X[rng.choice(n, n_train, replace=False)] if n_train < n else X
         self.index_.train(train)
         self.index_.add(X)
-        self.index_.nprobe = self.n_probe or max(8, n_lists // 4)
+        self.index_.nprobe = min(n_lists, self.n_probe or 8)
         self.n_samples_fit_ = n
         return self
 

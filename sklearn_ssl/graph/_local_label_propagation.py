@@ -288,14 +288,6 @@ class LocalLabelPropagation(BaseGraphPropagation):
         if not self.density_weighting or not unlabeled.any():
             return np.zeros(n_lab)
         T = min(self.n_density_neighbors, int(unlabeled.sum()))
-        if self.neighbors == "exact":
-            blocks = _row_blocks(V.shape[0], self.batch_size)
-            best = None
-            for part in self._parallel(
-                delayed(_density_task)(V[b], unlabeled[b], V_lab, T) for b in blocks
-            ):
-                best = _merge_top(best, part, T)
-            return self._log_density_from_sims(best)
         index = check_neighbors(
             self.neighbors, n_jobs=self.n_jobs, random_state=self.random_state
         ).fit(V[unlabeled])
