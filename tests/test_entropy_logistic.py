@@ -171,9 +171,9 @@ def test_annealing_records_every_stage(iris):
 def test_sparse_and_dense_give_the_same_model(iris):
     X, y = iris
     y_ssl = hide_labels(y, n_per_class=5, random_state=0)
-    dense = EntropyRegularizedLogisticRegression(**TIGHT).fit(X, y_ssl)
+    dense = EntropyRegularizedLogisticRegression(tol=1e-8).fit(X, y_ssl)
     for fmt in (sp.csr_matrix, sp.csc_matrix):
-        sparse = EntropyRegularizedLogisticRegression(**TIGHT).fit(fmt(X), y_ssl)
+        sparse = EntropyRegularizedLogisticRegression(tol=1e-8).fit(fmt(X), y_ssl)
         np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(sparse.predict_proba(fmt(X)), dense.predict_proba(X), atol=1e-6)
 
@@ -306,3 +306,29 @@ def test_inner_estimator_of_self_training_wrapper():
     assert isinstance(wrapper.estimator_, EntropyRegularizedLogisticRegression)
     assert wrapper.predict_proba(X).shape == (150, 3)
     assert wrapper.score(X, y) > 0.8
+
+
+def test_inner_estimator_of_local_label_propagation():
+    from sklearn_ssl import LocalLabelPropagation
+
+    X, y = make_blobs(n_samples=150, centers=3, random_state=0)
+    y_ssl = hide_labels(y, n_per_class=3, random_state=0)
+    model = LocalLabelPropagation(EntropyRegularizedLogisticRegression(), n_neighbors=5)
+    model.fit(X, y_ssl)
+    assert model.score(X, y) > 0.8
+
+
+def test_lambda_is_tunable_by_grid_search():
+    from sklearn.model_selection import GridSearchCV
+
+    from sklearn_ssl.model_selection import LabeledStratifiedKFold
+
+    X, y = make_blobs(n_samples=120, centers=2, random_state=0)
+    y_ssl = hide_labels(y, n_per_class=6, random_state=0)
+    search = GridSearchCV(
+        EntropyRegularizedLogisticRegression(),
+        {"lambda_": [0.0, 1.0]},
+        cv=LabeledStratifiedKFold(n_splits=3),
+    ).fit(X, y_ssl)
+    assert search.best_params_["lambda_"] in (0.0, 1.0)
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
