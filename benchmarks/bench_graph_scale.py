@@ -117,7 +117,9 @@ def main(argv=None):
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--sklearn-max", type=int, default=200_000)
-    parser.add_argument("--methods", nargs="+", default=list(METHODS.values()), help="keys")
+    parser.add_argument(
+        "--methods", nargs="+", default=[k for k, _ in METHODS.values()], help="method keys"
+    )
     parser.add_argument("--timeout", type=float, default=900, help="seconds per configuration")
     parser.add_argument("--quick", action="store_true", help="10k and 50k rows, one seed")
     parser.add_argument("--worker", help=argparse.SUPPRESS)

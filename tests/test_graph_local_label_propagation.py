@@ -155,6 +155,16 @@ def test_iterations_re_embed_with_transform(blobs):
     assert lr.n_iter_ == 1
 
 
+def test_pipeline_gets_the_weight_of_its_last_step(blobs):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y, y_ssl = blobs
+    model = LocalLabelPropagation(make_pipeline(StandardScaler(), WeightSpy())).fit(X, y_ssl)
+    spy = model.estimator_[-1]
+    np.testing.assert_allclose(spy.sample_weight_[y_ssl == -1], model.confidence_[y_ssl == -1])
+
+
 def test_estimator_without_sample_weight(blobs):
     X, y, y_ssl = blobs
     with pytest.raises(ValueError, match="does not accept sample_weight"):

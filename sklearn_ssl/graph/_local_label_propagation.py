@@ -8,6 +8,7 @@ from joblib import Parallel, delayed
 from scipy.special import logsumexp
 from sklearn.base import _fit_context, clone
 from sklearn.neighbors import NearestNeighbors
+from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
@@ -130,7 +131,8 @@ class LocalLabelPropagation(BaseGraphPropagation):
     and predicts new rows by the same vote against the training rows. Given an
     ``estimator``, it is a meta-estimator: the estimator is fitted on the
     labelled rows plus the pseudo-labelled rows, with the confidence as
-    ``sample_weight``, and predicts new rows; with ``max_iter > 1`` and an
+    ``sample_weight`` (a Pipeline gets ``<last step>__sample_weight``), and
+    predicts new rows; with ``max_iter > 1`` and an
     estimator that has ``transform``, propagation is repeated in the fitted
     estimator's embedding.
 
@@ -354,11 +356,20 @@ class LocalLabelPropagation(BaseGraphPropagation):
 
     # -- fit ----------------------------------------------------------------
 
+    def _sample_weight_key(self):
+        # A Pipeline takes the weight of its last step as "<name>__sample_weight".
+        if isinstance(self.estimator, Pipeline):
+            return f"{self.estimator.steps[-1][0]}__sample_weight"
+        return "sample_weight"
+
     def _check_estimator(self):
+        final = self.estimator
+        if isinstance(final, Pipeline):
+            final = final.steps[-1][1]
         if (
             self.estimator is not None
             and self.confidence_weighting
-            and not has_fit_parameter(self.estimator, "sample_weight")
+            and not has_fit_parameter(final, "sample_weight")
         ):
             raise ValueError(
                 f"{type(self.estimator).__name__}.fit does not accept sample_weight, which "
@@ -371,7 +382,9 @@ class LocalLabelPropagation(BaseGraphPropagation):
         y_fit = np.where(labeled, y_encoded, pseudo)
         fit_params = {}
         if self.confidence_weighting:
-            fit_params["sample_weight"] = np.where(labeled, 1.0, F.max(axis=1) / F.sum(axis=1))
+            fit_params[self._sample_weight_key()] = np.where(
+                labeled, 1.0, F.max(axis=1) / F.sum(axis=1)
+            )
         self.estimator_ = clone(self.estimator).fit(X, self.classes_[y_fit], **fit_params)
 
     @_fit_context(prefer_skip_nested_validation=False)
