@@ -13,8 +13,9 @@ Every method sees the same features and the same ``C``:
 
 * ``LogisticRegression`` fitted on the labelled rows (supervised baseline);
 * ``EntropyRegularizedLogisticRegression`` with its defaults (``lambda_=1``,
-  ``class_balance=1``, 5 annealing steps), and with ``class_balance=0`` (the
-  plain Grandvalet & Bengio criterion) as an ablation;
+  ``class_balance=1``, 5 annealing steps), and two ablations: ``class_balance=0``
+  (the plain Grandvalet & Bengio criterion) and ``annealing_steps=1`` (straight
+  from the supervised solution to ``lambda_``);
 * scikit-learn's ``SelfTrainingClassifier(LogisticRegression)`` (the peer).
 
 Prints one markdown table per problem and ``C`` (two moons at three values of
@@ -75,6 +76,9 @@ def methods(C):
         "EntropyRegularizedLogisticRegression": EntropyRegularizedLogisticRegression(C=C),
         "EntropyRegularizedLogisticRegression(class_balance=0)": (
             EntropyRegularizedLogisticRegression(C=C, class_balance=0.0)
+        ),
+        "EntropyRegularizedLogisticRegression(annealing_steps=1)": (
+            EntropyRegularizedLogisticRegression(C=C, annealing_steps=1)
         ),
         "sklearn SelfTrainingClassifier(LogisticRegression)": SelfTrainingClassifier(
             LogisticRegression(C=C)
