@@ -126,8 +126,12 @@ def test_threshold_limits_eligible_rows_and_stops(blobs):
 def test_smooth_weights_follow_seed_002(blobs, exponent):
     X, _, y_ssl = blobs
     clf = SelfTrainingWrapper(
-        WeightSpy(), weighting="smooth", threshold=0.6, smooth_exponent=exponent,
-        sample_rate=0.5, max_iter=1,
+        WeightSpy(),
+        weighting="smooth",
+        threshold=0.6,
+        smooth_exponent=exponent,
+        sample_rate=0.5,
+        max_iter=1,
     ).fit(X, y_ssl)
     pseudo = clf.labeled_iter_ == 1
     sup = LogisticRegression().fit(X[y_ssl != -1], y_ssl[y_ssl != -1])
@@ -136,10 +140,12 @@ def test_smooth_weights_follow_seed_002(blobs, exponent):
     np.testing.assert_allclose(clf.pseudo_weight_[pseudo], expected, rtol=1e-6)
     assert np.all(clf.pseudo_weight_[y_ssl != -1] == 1.0)
     # the weights reached the estimator's fit: labelled rows first, then pseudo rows
-    np.testing.assert_allclose(np.sort(clf.estimator_.seen_weights_),
-                               np.sort(clf.pseudo_weight_[clf.labeled_iter_ >= 0]))
-    np.testing.assert_allclose(smooth_weight([0.6, 0.8, 1.0], 0.6, exponent),
-                               [0.0, 0.5**exponent, 1.0])
+    np.testing.assert_allclose(
+        np.sort(clf.estimator_.seen_weights_), np.sort(clf.pseudo_weight_[clf.labeled_iter_ >= 0])
+    )
+    np.testing.assert_allclose(
+        smooth_weight([0.6, 0.8, 1.0], 0.6, exponent), [0.0, 0.5**exponent, 1.0]
+    )
 
 
 def test_smooth_without_threshold_uses_chance_level(blobs):
@@ -192,8 +198,9 @@ def test_relabel_changes_earlier_pseudo_labels():
     X, y = make_blobs(n_samples=300, centers=2, cluster_std=4.0, random_state=3)
     y_ssl = hide_labels(y, n_per_class=2, random_state=3)
     fixed = SelfTrainingWrapper(sample_rate=0.1, selection="random", random_state=0).fit(X, y_ssl)
-    relab = SelfTrainingWrapper(sample_rate=0.1, selection="random", random_state=0,
-                                relabel=True).fit(X, y_ssl)
+    relab = SelfTrainingWrapper(
+        sample_rate=0.1, selection="random", random_state=0, relabel=True
+    ).fit(X, y_ssl)
     assert all(h["n_relabeled"] == 0 for h in fixed.history_)
     assert sum(h["n_relabeled"] for h in relab.history_) > 0
     # without relabelling, the first pseudo-labels are what the first model predicted
@@ -236,23 +243,54 @@ def test_string_labels_and_transduction(blobs):
     assert clf.score(X, names[y]) == pytest.approx(ints.score(X, y))
 
 
-def test_warm_start_only_for_coefficient_models(blobs):
+class PartialFitSpy(SGDClassifier):
+    """SGDClassifier that counts fit and partial_fit calls."""
+
+    def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
+        self.n_fit_calls_ = getattr(self, "n_fit_calls_", 0) + 1
+        return super().fit(X, y, coef_init, intercept_init, sample_weight)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        self.n_partial_calls_ = getattr(self, "n_partial_calls_", 0) + 1
+        return super().partial_fit(X, y, classes=classes, sample_weight=sample_weight)
+
+
+def test_refit_strategy_reuses_what_the_estimator_allows(blobs):
     X, _, y_ssl = blobs
-    sgd = SelfTrainingWrapper(SGDClassifier(loss="log_loss", random_state=0), max_iter=2)
-    assert sgd.fit(X, y_ssl).estimator_.warm_start is True
+    sgd = SelfTrainingWrapper(
+        PartialFitSpy(loss="log_loss", random_state=0), sample_rate=0.5, partial_fit_epochs=3
+    ).fit(X, y_ssl)
+    assert sgd.refit_strategy_ == "partial_fit"
+    assert sgd.estimator_.n_fit_calls_ == 1  # the first fit only
+    assert sgd.estimator_.n_partial_calls_ == 3 * sgd.n_iter_
     assert sgd.estimator.warm_start is False  # the user's estimator is untouched
+    lr = SelfTrainingWrapper(LogisticRegression(), max_iter=2).fit(X, y_ssl)
+    assert lr.refit_strategy_ == "warm_start" and lr.estimator_.warm_start is True
     rf = SelfTrainingWrapper(RandomForestClassifier(n_estimators=5, random_state=0), max_iter=2)
-    assert rf.fit(X, y_ssl).estimator_.warm_start is False
-    off = SelfTrainingWrapper(SGDClassifier(loss="log_loss"), refit_warm_start=False, max_iter=2)
-    assert off.fit(X, y_ssl).estimator_.warm_start is False
+    assert rf.fit(X, y_ssl).refit_strategy_ == "full"
+    assert rf.estimator_.warm_start is False
+    full = SelfTrainingWrapper(
+        PartialFitSpy(loss="log_loss"), refit_strategy="full", sample_rate=0.5
+    ).fit(X, y_ssl)
+    assert full.estimator_.n_fit_calls_ == 1 + full.n_iter_
+    assert not hasattr(full.estimator_, "n_partial_calls_")
+    with pytest.raises(ValueError, match="needs a classifier with partial_fit"):
+        SelfTrainingWrapper(LogisticRegression(), refit_strategy="partial_fit").fit(X, y_ssl)
+    with pytest.raises(ValueError, match="warm_start"):
+        SelfTrainingWrapper(KNeighborsClassifier(), refit_strategy="warm_start").fit(X, y_ssl)
 
 
 def test_early_stopping_keeps_the_best_iteration(blobs):
     X, _, _ = blobs
     _, y = make_blobs(n_samples=300, centers=3, cluster_std=2.5, random_state=0)
     y_ssl = hide_labels(y, n_per_class=20, random_state=0)
-    clf = SelfTrainingWrapper(early_stopping=True, validation_fraction=0.25, sample_rate=0.1,
-                              n_iter_no_change=2, random_state=0).fit(X, y_ssl)
+    clf = SelfTrainingWrapper(
+        early_stopping=True,
+        validation_fraction=0.25,
+        sample_rate=0.1,
+        n_iter_no_change=2,
+        random_state=0,
+    ).fit(X, y_ssl)
     scores = [h["validation_score"] for h in clf.history_]
     assert len(scores) == len(clf.history_) >= 1
     held_out = (y_ssl != -1) & (clf.labeled_iter_ == -1)
@@ -278,8 +316,9 @@ def test_verbose_lines_and_display(blobs, capsys):
 
 def test_reproducible_and_picklable(blobs):
     X, _, y_ssl = blobs
-    est = SelfTrainingWrapper(SGDClassifier(loss="log_loss", random_state=0),
-                              selection="random", random_state=0)
+    est = SelfTrainingWrapper(
+        SGDClassifier(loss="log_loss", random_state=0), selection="random", random_state=0
+    )
     a = est.fit(X, y_ssl).predict(X)
     b = clone(est).fit(X, y_ssl)
     np.testing.assert_array_equal(a, b.predict(X))
@@ -289,14 +328,19 @@ def test_reproducible_and_picklable(blobs):
 def test_seed_000_pipeline_under_grid_search():
     X, y = load_digits(return_X_y=True)
     y_ssl = hide_labels(y, n_labeled=300, random_state=0)
-    pipe = Pipeline([
-        ("norm", Normalizer()),
-        ("pca", PCA(20, random_state=0)),
-        ("poly", PolynomialFeatures(2)),
-        ("ssl", PseudoLabeler(SGDClassifier(loss="log_loss", alpha=1e-4, random_state=0))),
-    ])
-    grid = GridSearchCV(pipe, {"ssl__threshold": [None, 0.9], "ssl__sample_rate": [0.2, 0.5]},
-                        cv=LabeledStratifiedKFold(3, shuffle=True, random_state=0))
+    pipe = Pipeline(
+        [
+            ("norm", Normalizer()),
+            ("pca", PCA(20, random_state=0)),
+            ("poly", PolynomialFeatures(2)),
+            ("ssl", PseudoLabeler(SGDClassifier(loss="log_loss", alpha=1e-4, random_state=0))),
+        ]
+    )
+    grid = GridSearchCV(
+        pipe,
+        {"ssl__threshold": [None, 0.9], "ssl__sample_rate": [0.2, 0.5]},
+        cv=LabeledStratifiedKFold(3, shuffle=True, random_state=0),
+    )
     grid.fit(X, y_ssl)
     assert grid.best_score_ > 0.85  # labelled-row accuracy, not diluted by -1 rows
     assert set(grid.cv_results_["param_ssl__threshold"].tolist()) == {None, 0.9}

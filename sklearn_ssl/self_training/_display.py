@@ -52,7 +52,13 @@ class SelfTrainingDisplay:
     """
 
     def __init__(
-        self, iterations, n_added, n_pseudo_labeled, mean_confidence, *, scores=None,
+        self,
+        iterations,
+        n_added,
+        n_pseudo_labeled,
+        mean_confidence,
+        *,
+        scores=None,
         score_name="accuracy",
     ):
         self.iterations = iterations
@@ -121,20 +127,35 @@ class SelfTrainingDisplay:
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 4))
         ax.bar(self.iterations, self.n_added, color="C0", alpha=0.5, label="rows added")
-        ax.plot(self.iterations, self.n_pseudo_labeled, "o-", color="C0",
-                label="pseudo-labelled (cumulative)")
+        ax.plot(
+            self.iterations,
+            self.n_pseudo_labeled,
+            "o-",
+            color="C0",
+            label="pseudo-labelled (cumulative)",
+        )
         ax.set_xlabel("iteration")
         ax.set_ylabel("rows")
         twin = ax.twinx()
-        twin.plot(self.iterations, self.mean_confidence, "s--", color="C1",
-                  label="mean confidence of added rows")
+        twin.plot(
+            self.iterations,
+            self.mean_confidence,
+            "s--",
+            color="C1",
+            label="mean confidence of added rows",
+        )
         if self.scores is not None:
             twin.plot(self.iterations, self.scores, "^-", color="C2", label=self.score_name)
         twin.set_ylabel("confidence / accuracy")
         twin.set_ylim(0, 1.02)
         handles = ax.get_legend_handles_labels()
         handles_twin = twin.get_legend_handles_labels()
-        ax.legend(handles[0] + handles_twin[0], handles[1] + handles_twin[1], loc="center right")
+        ax.legend(
+            handles[0] + handles_twin[0],
+            handles[1] + handles_twin[1],
+            loc="upper left",
+            fontsize="small",
+        )
         self.ax_ = ax
         self.ax_score_ = twin
         self.figure_ = ax.figure

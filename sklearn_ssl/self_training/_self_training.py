@@ -117,13 +117,29 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         Maximum number of pseudo-labelling iterations; None runs until the
         pool is used up or nothing changes.
 
-    refit_warm_start : bool or "auto", default="auto"
-        Whether each refit starts from the previous solution through the
-        estimator's own ``warm_start`` parameter, which makes refits much
-        cheaper for iterative solvers. ``"auto"`` turns it on for estimators
-        that have a ``warm_start`` parameter and learn coefficients
-        (``coef_``/``coefs_``: linear models, MLPs); for ensembles
-        ``warm_start`` means "add members", so it stays off.
+    refit_strategy : {"auto", "full", "warm_start", "partial_fit"}, default="auto"
+        How the classifier is refitted after each iteration (the first fit is
+        always a full ``fit``). Refitting from scratch every iteration is what
+        makes self-training slow, so the wrapper reuses what the classifier
+        allows:
+
+        - ``"full"``: a fresh ``fit`` on all training rows.
+        - ``"warm_start"``: ``fit`` with the classifier's own ``warm_start=True``,
+          starting from the previous solution (LogisticRegression's solvers
+          then converge in a few steps).
+        - ``"partial_fit"``: ``partial_fit_epochs`` passes of ``partial_fit``
+          over all training rows, continuing the optimisation (and the
+          learning-rate schedule) of the previous iteration: for SGD-trained
+          models (SGDClassifier, Perceptron, MLPClassifier).
+        - ``"auto"``: ``"partial_fit"`` for classifiers that have
+          ``partial_fit`` and ``warm_start`` and learn coefficients (``coef_``
+          or ``coefs_``), ``"warm_start"`` for other coefficient models with
+          ``warm_start``, else ``"full"``. Ensembles, where ``warm_start``
+          means "add members", and naive Bayes, whose ``partial_fit``
+          accumulates counts, are refitted in full.
+
+    partial_fit_epochs : int, default=5
+        Passes of ``partial_fit`` per refit with ``refit_strategy="partial_fit"``.
 
     early_stopping : bool, default=False
         If True, hold out ``validation_fraction`` of the labelled rows
@@ -168,6 +184,9 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
 
     n_iter_ : int
         Number of pseudo-labelling iterations that added or changed rows.
+
+    refit_strategy_ : {"full", "warm_start", "partial_fit"}
+        The refit strategy used (``refit_strategy`` with "auto" resolved).
 
     termination_condition_ : {"max_iter", "no_change", "all_labeled", "early_stopping"}
         Why fitting stopped.
@@ -226,7 +245,8 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         "class_balance": ["boolean"],
         "relabel": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left"), None],
-        "refit_warm_start": ["boolean", StrOptions({"auto"})],
+        "refit_strategy": [StrOptions({"auto", "full", "warm_start", "partial_fit"})],
+        "partial_fit_epochs": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -246,7 +266,8 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         class_balance=False,
         relabel=False,
         max_iter=100,
-        refit_warm_start="auto",
+        refit_strategy="auto",
+        partial_fit_epochs=5,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=3,
@@ -262,7 +283,8 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         self.class_balance = class_balance
         self.relabel = relabel
         self.max_iter = max_iter
-        self.refit_warm_start = refit_warm_start
+        self.refit_strategy = refit_strategy
+        self.partial_fit_epochs = partial_fit_epochs
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -341,8 +363,9 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         prior = np.bincount(y_enc[train], minlength=n_classes) / train.sum()
 
         self.estimator_ = clone(base)
+        self.refit_strategy_ = "full"
         self._fit_inner(X, y_enc, train, pseudo, confidence, base_weight, tau, user_weight)
-        self._enable_warm_start()
+        self._choose_refit_strategy()
         self.history_ = []
         best = None
         if self.early_stopping:
@@ -466,23 +489,50 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         rows = np.flatnonzero(train | pseudo)
         X_fit = _safe_indexing(X, rows)
         y_fit = self.classes_[y_enc[rows]]
-        params = {}
+        weight = None
         if user_weight or self.weighting == "smooth":
             weight = self._row_weights(pseudo, confidence, base_weight, tau)[rows]
-            key = "sample_weight"
-            if isinstance(self.estimator_, Pipeline):
-                key = f"{self.estimator_.steps[-1][0]}__sample_weight"
-            params[key] = weight
-        self.estimator_.fit(X_fit, y_fit, **params)
-
-    def _enable_warm_start(self):
-        """Turn on the inner estimator's warm_start for the refits (see ``refit_warm_start``)."""
         est = self.estimator_
-        if self.refit_warm_start is False or "warm_start" not in est.get_params(deep=False):
+        if self.refit_strategy_ == "partial_fit":
+            params = {} if weight is None else {"sample_weight": weight}
+            for _ in range(self.partial_fit_epochs):
+                est.partial_fit(X_fit, y_fit, classes=self.classes_, **params)
             return
-        if self.refit_warm_start == "auto" and not (hasattr(est, "coef_") or hasattr(est, "coefs_")):
-            return
-        est.set_params(warm_start=True)
+        params = {}
+        if weight is not None:
+            key = "sample_weight"
+            if isinstance(est, Pipeline):
+                key = f"{est.steps[-1][0]}__sample_weight"
+            params[key] = weight
+        est.fit(X_fit, y_fit, **params)
+
+    def _choose_refit_strategy(self):
+        """Resolve ``refit_strategy`` after the first fit (see its docstring)."""
+        est = self.estimator_
+        has_warm = "warm_start" in est.get_params(deep=False)
+        has_partial = hasattr(est, "partial_fit")
+        learns_coef = hasattr(est, "coef_") or hasattr(est, "coefs_")
+        strategy = self.refit_strategy
+        if strategy == "auto":
+            if has_partial and has_warm and learns_coef:
+                strategy = "partial_fit"
+            elif has_warm and learns_coef:
+                strategy = "warm_start"
+            else:
+                strategy = "full"
+        if strategy == "warm_start":
+            if not has_warm:
+                raise ValueError(
+                    f"refit_strategy='warm_start' needs a classifier with a warm_start "
+                    f"parameter; {type(est).__name__} has none. Use 'full' or 'auto'."
+                )
+            est.set_params(warm_start=True)
+        if strategy == "partial_fit" and not has_partial:
+            raise ValueError(
+                f"refit_strategy='partial_fit' needs a classifier with partial_fit; "
+                f"{type(est).__name__} has none. Use 'full' or 'auto'."
+            )
+        self.refit_strategy_ = strategy
 
     def _predict_proba_rows(self, X, rows):
         proba = self.estimator_.predict_proba(_safe_indexing(X, rows))
@@ -535,13 +585,15 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         return np.sort(np.concatenate(rows))
 
     def _track_validation(self, X, y, val_rows, best, iteration):
-        score = float(
-            np.mean(self.estimator_.predict(_safe_indexing(X, val_rows)) == y[val_rows])
-        )
+        score = float(np.mean(self.estimator_.predict(_safe_indexing(X, val_rows)) == y[val_rows]))
         if self.history_:
             self.history_[-1]["validation_score"] = score
         if best is None or score > best["score"]:
-            return {"score": score, "iteration": iteration, "estimator": copy.deepcopy(self.estimator_)}
+            return {
+                "score": score,
+                "iteration": iteration,
+                "estimator": copy.deepcopy(self.estimator_),
+            }
         return best
 
     def _progress(self, max_iter, n_unlabeled):
