@@ -55,8 +55,7 @@ def hide_labels(
         raise ValueError("y is empty.")
     if not is_labeled(y).all():
         raise ValueError(
-            "y already contains the unlabelled marker -1; hide_labels expects a fully "
-            "labelled y."
+            "y already contains the unlabelled marker -1; hide_labels expects a fully labelled y."
         )
     if (n_labeled is None) == (n_per_class is None):
         raise ValueError("Give exactly one of n_labeled and n_per_class.")
