@@ -252,7 +252,7 @@ class EntropyRegularizedLogisticRegression(BaseSemiSupervisedClassifier):
         Normalised objective (see the User Guide) at the end of each solve.
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during ``fit``, when ``X`` has string column names.
 
     See Also
