@@ -378,10 +378,11 @@ class EntropyRegularizedLogisticRegression(BaseSemiSupervisedClassifier):
                 "The labelled rows have a total weight of zero (sample_weight and "
                 "class_weight); give some labelled rows a positive weight."
             )
-        unlabeled = np.flatnonzero(~labeled)
-        X_unl = _safe_indexing(X, unlabeled) if unlabeled.size else None
-        w_unl = sample_weight[unlabeled] if unlabeled.size else None
-        X_lab = _safe_indexing(X, np.flatnonzero(labeled))
+        # The labelled rows are usually few: copy them. The unlabelled terms run
+        # on all of X with zero weight on labelled rows, so the (usually large)
+        # unlabelled part is never copied.
+        X_lab = X if labeled.all() else _safe_indexing(X, np.flatnonzero(labeled))
+        X_unl, w_unl = (None, None) if labeled.all() else (X, np.where(labeled, 0.0, sample_weight))
 
         binary = n_classes == 2
         objective = _Objective(
