@@ -444,7 +444,8 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         return lambda logits: torch.softmax(logits, dim=-1)
 
     def train_step_single(self, batch, **fit_params):
-        self._set_training(True)
+        if not self.module_.training:  # walking every submodule each step costs ~0.5 ms
+            self._set_training(True)
         Xi, yi = unpack_data(batch)
         labeled = yi != UNLABELED
         n_labeled = int(labeled.sum())

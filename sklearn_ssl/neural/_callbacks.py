@@ -36,14 +36,22 @@ def ema_update_(target, source, decay):
     """Move ``target``'s weights towards ``source``'s: ``theta' <- d theta' + (1 - d) theta``.
 
     This is the Mean Teacher update (seed 001, ``theta' <- beta theta' + (1 - beta) theta``);
-    buffers such as BatchNorm statistics are copied.
+    buffers such as BatchNorm statistics are copied. ``target`` and ``source`` are
+    modules, or ``(parameters, buffers)`` pairs of lists (cached by
+    :class:`EMAWeights` to save walking the modules at every step).
     """
-    target_params = [p for p in target.parameters()]
-    source_params = [p.detach() for p in source.parameters()]
+    target_params, target_buffers = _tensors(target)
+    source_params, source_buffers = _tensors(source)
     if target_params:
         torch._foreach_lerp_(target_params, source_params, 1.0 - decay)
-    for target_buffer, source_buffer in zip(target.buffers(), source.buffers(), strict=True):
-        target_buffer.copy_(source_buffer)
+    if target_buffers:
+        torch._foreach_copy_(target_buffers, source_buffers)
+
+
+def _tensors(module):
+    if isinstance(module, tuple):
+        return module
+    return list(module.parameters()), list(module.buffers())
 
 
 class EMAWeights(Callback):
@@ -62,14 +70,21 @@ class EMAWeights(Callback):
         self.target = target
         self.decay = decay
 
-    def on_batch_end(self, net, batch=None, training=False, **kwargs):
-        if not training:
-            return
+    def on_train_begin(self, net, **kwargs):
         target = getattr(net, self.target + "_", None)
-        if target is None:
+        self.tensors_ = None
+        if target is not None:
+            source_params = [p.detach() for p in net.module_.parameters()]
+            self.tensors_ = (
+                _tensors(target),
+                (source_params, list(net.module_.buffers())),
+            )
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if not training or getattr(self, "tensors_", None) is None:
             return
         decay = net.get_ema_decay() if self.decay is None else self.decay
-        ema_update_(target, net.module_, decay)
+        ema_update_(*self.tensors_, decay)
 
 
 class SemiSupervisedLog(Callback):
