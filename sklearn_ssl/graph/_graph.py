@@ -52,7 +52,7 @@ def _import_optional(module, extra):
 class _FaissHNSW:
     """Approximate neighbours from a faiss HNSW index (Euclidean)."""
 
-    def __init__(self, n_links=32, ef_construction=64, ef_search=64):
+    def __init__(self, n_links=16, ef_construction=40, ef_search=64):
         self.n_links = n_links
         self.ef_construction = ef_construction
         self.ef_search = ef_search
