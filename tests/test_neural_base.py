@@ -1,5 +1,6 @@
 """The semi-supervised skorch base: data handling, scikit-learn API, devices, bad input."""
 
+import io
 import pickle
 import subprocess
 import sys
@@ -144,6 +145,26 @@ def test_cuda_without_gpu_is_a_clear_error(moons):
     X, _, y_ssl = moons
     with pytest.raises(ValueError, match="device='cuda'.*CUDA"):
         FixMatchClassifier(**FAST, device="cuda").fit(X, y_ssl)
+
+
+@pytest.mark.parametrize("cls", [FixMatchClassifier, MeanTeacherClassifier])
+def test_pickle_keeps_tensors_only_in_device_mapped_attributes(cls, moons):
+    """What lets a GPU-trained net unpickle on a CPU: skorch maps its module,
+    optimizer and criterion attributes to the available device; any other tensor
+    left on the net (in a callback, say) would be a CUDA tensor that cannot load."""
+    X, _, y_ssl = moons
+    clf = cls(**FAST, distribution_alignment=True) if cls is FixMatchClassifier else cls(**FAST)
+    clf.fit(X, y_ssl)
+    found = []
+
+    class _Finder(pickle.Pickler):
+        def persistent_id(self, obj):
+            if isinstance(obj, torch.Tensor):
+                found.append(obj)
+            return None
+
+    _Finder(io.BytesIO()).dump(clf.__getstate__())
+    assert all(t is getattr(clf, "prediction_marginal_", None) for t in found)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -35,7 +35,7 @@ from skorch.dataset import Dataset, unpack_data
 from skorch.utils import to_tensor
 from torch.utils.data import DataLoader
 
-from ..base import BaseSemiSupervisedClassifier, _labeled_subset
+from ..base import BaseSemiSupervisedClassifier
 from ..utils._labels import UNLABELED, check_semi_supervised_y
 from ._augment import check_augmented, default_augmentations
 from ._callbacks import SemiSupervisedLog
@@ -664,8 +664,7 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             Mean accuracy on the labelled rows.
         """
         check_is_fitted(self)
-        _, y_l, _ = _labeled_subset(np.empty((len(np.asarray(y)), 0)), y)
-        self._encode_known(y_l, len(y_l))
+        self._encode_known(y, len(np.asarray(y)))  # labels unseen in fit are an error
         return super().score(X, y, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):

@@ -80,6 +80,11 @@ class EMAWeights(Callback):
                 (source_params, list(net.module_.buffers())),
             )
 
+    def on_train_end(self, net, **kwargs):
+        # Device tensors must not outlive training here: pickles of the net keep
+        # device tensors only in skorch's module attributes, which unpickle on a CPU.
+        self.tensors_ = None
+
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
         if not training or getattr(self, "tensors_", None) is None:
             return
