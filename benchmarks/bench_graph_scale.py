@@ -27,7 +27,8 @@ METHODS = {
     "supervised LogisticRegression (labelled rows only)": ("supervised", None),
     "scikit-learn LabelSpreading knn": ("sklearn_ls", 200_000),
     "LabelSpreading exact": ("ls_exact", 50_000),
-    "LabelSpreading hnsw": ("ls_hnsw", 200_000),
+    "LabelSpreading hnsw": ("ls_hnsw", 50_000),
+    "LabelSpreading ivf": ("ls_ivf", 200_000),
     "LocalLabelPropagation exact": ("llp_exact", 200_000),
     "LocalLabelPropagation ivf": ("llp_ivf", None),
 }
@@ -47,6 +48,8 @@ def _make_estimator(key, seed):
         return LabelSpreading(n_neighbors=10)
     if key == "ls_hnsw":
         return LabelSpreading(n_neighbors=10, neighbors="hnsw", random_state=seed)
+    if key == "ls_ivf":
+        return LabelSpreading(n_neighbors=10, neighbors="ivf", random_state=seed)
     if key == "llp_exact":
         return LocalLabelPropagation()
     if key == "llp_ivf":

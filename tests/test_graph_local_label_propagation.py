@@ -145,13 +145,13 @@ class EmbeddingLogisticRegression(LogisticRegression):
 
 def test_iterations_re_embed_with_transform(blobs):
     X, y, y_ssl = blobs
-    once = LocalLabelPropagation(EmbeddingLogisticRegression(max_iter=500)).fit(X, y_ssl)
-    thrice = LocalLabelPropagation(EmbeddingLogisticRegression(max_iter=500), max_iter=3)
+    once = LocalLabelPropagation(EmbeddingLogisticRegression(max_iter=100)).fit(X, y_ssl)
+    thrice = LocalLabelPropagation(EmbeddingLogisticRegression(max_iter=100), max_iter=3)
     thrice.fit(X, y_ssl)
     assert once.n_iter_ == 1 and thrice.n_iter_ == 3
     assert thrice.labeled_embedding_.shape[1] == 4  # the decision-function embedding
     # Without transform there is nothing to re-embed: one round.
-    lr = LocalLabelPropagation(LogisticRegression(max_iter=500), max_iter=3).fit(X, y_ssl)
+    lr = LocalLabelPropagation(LogisticRegression(max_iter=100), max_iter=3).fit(X, y_ssl)
     assert lr.n_iter_ == 1
 
 

@@ -198,8 +198,8 @@ def kneighbors_blocked(index, X, n_neighbors, *, batch_size=None, n_jobs=None, e
     batch_size : int, default=None
         Rows per block (``DEFAULT_BATCH_SIZE`` when None).
     n_jobs : int, default=None
-        Blocks run in parallel with joblib (any active joblib backend, dask
-        included).
+        Blocks run in parallel with joblib threads (or the active joblib
+        backend, dask included).
     exclude_self : bool, default=False
         ``X`` is the data the index was fitted on: drop each row from its own
         neighbours.
@@ -210,7 +210,10 @@ def kneighbors_blocked(index, X, n_neighbors, *, batch_size=None, n_jobs=None, e
     """
     k = n_neighbors + 1 if exclude_self else n_neighbors
     blocks = _row_blocks(X.shape[0], batch_size)
-    results = Parallel(n_jobs=n_jobs)(delayed(_kneighbors)(index, X[b], k) for b in blocks)
+    # Threads: the backends release the GIL; another joblib backend (dask) may override.
+    results = Parallel(n_jobs=n_jobs, prefer="threads")(
+        delayed(_kneighbors)(index, X[b], k) for b in blocks
+    )
     dist = np.concatenate([r[0] for r in results])
     ind = np.concatenate([r[1] for r in results])
     if exclude_self:

@@ -13,7 +13,6 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
-    check_consistent_length,
     check_is_fitted,
     has_fit_parameter,
     validate_data,
@@ -438,7 +437,11 @@ class LocalLabelPropagation(BaseGraphPropagation):
             raise ValueError(f"Expected a 2D dask array, got {X.ndim} dimension(s).")
         y, labeled, self.classes_, y_encoded = check_semi_supervised_y(np.asarray(y))
         check_classification_targets(y[labeled])
-        check_consistent_length(np.empty(X.shape[0]), y)
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"X has {X.shape[0]} rows but y has {y.shape[0]} entries; give one label "
+                "(or -1) per row."
+            )
         self.n_features_in_ = X.shape[1]
         X = X.astype(np.float64).rechunk({1: -1})
         norms = da.sqrt((X**2).sum(axis=1))
