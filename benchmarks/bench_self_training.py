@@ -159,6 +159,10 @@ def bench_defaults(args):
         methods = {
             "supervised": lr,
             "PseudoLabeler() defaults": SelfTrainingWrapper(lr),
+            "PseudoLabeler(selection='confidence')": SelfTrainingWrapper(
+                lr, selection="confidence"
+            ),
+            "PseudoLabeler(selection='random')": SelfTrainingWrapper(lr, selection="random"),
             "sklearn SelfTrainingClassifier() defaults": SelfTrainingClassifier(lr),
         }
         results = {k: [] for k in methods}

@@ -138,7 +138,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
           means "add members", and naive Bayes, whose ``partial_fit``
           accumulates counts, are refitted in full.
 
-    partial_fit_epochs : int, default=5
+    partial_fit_epochs : int, default=3
         Passes of ``partial_fit`` per refit with ``refit_strategy="partial_fit"``.
 
     early_stopping : bool, default=False
@@ -267,7 +267,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         relabel=False,
         max_iter=100,
         refit_strategy="auto",
-        partial_fit_epochs=5,
+        partial_fit_epochs=3,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=3,
