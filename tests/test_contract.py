@@ -140,14 +140,14 @@ def test_labeled_scorer_any_scoring_string_and_dict():
     y_ssl = hide_labels(y, n_labeled=0.3, random_state=0)
     clf = LogisticRegression(max_iter=500)  # a plain scikit-learn classifier
     res = cross_validate(
-        SelfTrainingWrapper(clf),
+        SelfTrainingWrapper(clf, sample_rate=0.5),
         X,
         y_ssl,
         cv=LabeledStratifiedKFold(3, shuffle=True, random_state=0),
         scoring=make_labeled_scorer(["accuracy", "f1_macro"]),
     )
     assert res["test_accuracy"].mean() > 0.8 and res["test_f1_macro"].mean() > 0.8
-    fitted = SelfTrainingWrapper(clf).fit(X, y_ssl)
+    fitted = SelfTrainingWrapper(clf, sample_rate=0.5).fit(X, y_ssl)
     mask = y_ssl != -1
     assert labeled_score(fitted, X, y_ssl, scoring="accuracy") == pytest.approx(
         np.mean(fitted.predict(X[mask]) == y_ssl[mask])

@@ -327,11 +327,12 @@ def test_reproducible_and_picklable(blobs):
 
 def test_seed_000_pipeline_under_grid_search():
     X, y = load_digits(return_X_y=True)
-    y_ssl = hide_labels(y, n_labeled=300, random_state=0)
+    X, y = X[:900], y[:900]
+    y_ssl = hide_labels(y, n_labeled=200, random_state=0)
     pipe = Pipeline(
         [
             ("norm", Normalizer()),
-            ("pca", PCA(20, random_state=0)),
+            ("pca", PCA(15, random_state=0)),
             ("poly", PolynomialFeatures(2)),
             ("ssl", PseudoLabeler(SGDClassifier(loss="log_loss", alpha=1e-4, random_state=0))),
         ]
