@@ -13,9 +13,9 @@ step, parameter bookkeeping.
 Throughput is rows (labelled + unlabelled) per second over whole epochs; both
 sides run the same number of steps per epoch, alternating (ours, plain, ours,
 plain, ...) so that load from other processes hits both alike; the table shows
-the median epoch. Two models: the seed-000 CNN on 1x28x28 inputs and a small MLP
-on 20 features (where fixed per-step costs weigh most). Data are random (only
-speed is measured). ``--quick`` runs fewer steps.
+the fastest epoch of each (load only ever slows an epoch down). Two models: the
+seed-000 CNN on 1x28x28 inputs and a small MLP on 20 features (where fixed
+per-step costs weigh most). Data are random (only speed is measured). ``--quick`` runs fewer steps.
 """
 
 import argparse
@@ -121,7 +121,7 @@ def ours_epochs(kind, X, y_ssl, n_classes, batch, mu, n_epochs, device, seed):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true")
@@ -132,7 +132,7 @@ def main():
     print("| model | rows/step | steps/epoch | ours (rows/s) | plain loop (rows/s) | ratio |")
     print("|---|---|---|---|---|---|")
     for kind in ("cnn", "mlp"):
-        n_steps = (5 if args.quick else 20) if kind == "cnn" else (20 if args.quick else 100)
+        n_steps = (5 if args.quick else 10) if kind == "cnn" else (20 if args.quick else 50)
         n_labeled = 200  # fewer labelled batches than unlabelled ones per epoch
         n_rows = n_labeled + n_steps * mu * batch
         ours, plain = [], []
@@ -152,7 +152,9 @@ def main():
                 )
                 plain += durs[1:]
         rows = n_steps * batch * (1 + mu)
-        r_ours, r_plain = rows / np.median(ours), rows / np.median(plain)
+        # The fastest epoch of each: on a shared machine, load from other processes
+        # only ever slows an epoch down.
+        r_ours, r_plain = rows / np.min(ours), rows / np.min(plain)
         print(
             f"| {kind} | {batch * (1 + mu)} | {n_steps} | {r_ours:.0f} | {r_plain:.0f} | "
             f"{r_ours / r_plain:.3f} |"

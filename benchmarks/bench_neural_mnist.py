@@ -113,10 +113,9 @@ def methods(args):
     out.update(
         {
             "CNN, labelled rows only": lambda s: FixMatchClassifier(
-                mu=0,
                 weak_augmentation=None,
                 # As many steps as the semi-supervised runs.
-                **{**net, "max_epochs": args.epochs * steps_unlabeled // steps_labeled},
+                **{**net, "mu": 0, "max_epochs": args.epochs * steps_unlabeled // steps_labeled},
                 random_state=s,
             ),
             "PseudoLabelClassifier": lambda s: PseudoLabelClassifier(
