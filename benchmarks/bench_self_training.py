@@ -83,19 +83,26 @@ def bench_mnist(args):
     sgd = SGDClassifier(loss="log_loss", alpha=1e-5, random_state=0)
     methods = {
         "supervised": sgd,
-        "PseudoLabeler(sample_rate=0.04, random) [seed 000]": SelfTrainingWrapper(
-            sgd, sample_rate=0.04, selection="random", random_state=0
+        "PseudoLabeler(sample_rate=0.04) [seed 000]": SelfTrainingWrapper(
+            sgd, sample_rate=0.04, random_state=0
         ),
-        "PseudoLabeler(sample_rate=RampSchedule(0.08, t1=0, t2=5))": SelfTrainingWrapper(
-            sgd, sample_rate=RampSchedule(0.08, t1=0, t2=5), selection="random", random_state=0
+        "PseudoLabeler(sample_rate=RampSchedule(0.04, t1=0, t2=5))": SelfTrainingWrapper(
+            sgd, sample_rate=RampSchedule(0.04, t1=0, t2=5), random_state=0
         ),
         "PseudoLabeler() defaults": SelfTrainingWrapper(sgd, random_state=0),
+        "PseudoLabeler(selection='confidence')": SelfTrainingWrapper(
+            sgd, selection="confidence", random_state=0
+        ),
         "sklearn SelfTrainingClassifier(threshold=0.75)": SelfTrainingClassifier(
             sgd, threshold=0.75
         ),
     }
     if args.only:
-        methods = {k: v for k, v in methods.items() if k == "supervised" or args.only in k}
+        methods = {
+            k: v
+            for k, v in methods.items()
+            if k == "supervised" or any(part in k for part in args.only)
+        }
     results = {k: [] for k in methods}
     for seed in args.seeds:
         feats = make_pipeline(Normalizer(), PCA(50, random_state=seed), PolynomialFeatures(2))
@@ -184,7 +191,9 @@ def main():
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=None)
     parser.add_argument("--quick", action="store_true", help="MNIST on 15000 training rows")
-    parser.add_argument("--only", default=None, help="run only methods whose name contains this")
+    parser.add_argument(
+        "--only", nargs="+", default=None, help="run only methods whose name contains one of these"
+    )
     args = parser.parse_args()
     if args.seeds is None:
         args.seeds = [0, 1, 2] if args.benchmark == "mnist" else list(range(10))

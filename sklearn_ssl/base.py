@@ -11,12 +11,12 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_consistent_length, validate_data
 
-from .utils._labels import check_semi_supervised_y, is_labeled
+from .utils._labels import _as_array, check_semi_supervised_y, is_labeled
 
 
 def _labeled_subset(X, y, sample_weight=None):
     """Return ``X``, ``y`` and ``sample_weight`` restricted to labelled rows."""
-    y = np.asarray(y)
+    y = _as_array(y)
     check_consistent_length(X, y, sample_weight)
     mask = is_labeled(y)
     if not mask.any():
@@ -84,8 +84,7 @@ class BaseSemiSupervisedClassifier(SemiSupervisedClassifierMixin, BaseEstimator)
                 "Pass y with -1 for unlabelled rows."
             )
         X = validate_data(self, X, reset=reset, **check_params)
-        y_arr = y if hasattr(y, "iloc") else np.asarray(y)
-        y_arr = np.asarray(y_arr)
+        y_arr = _as_array(y)
         if y_arr.ndim == 2 and y_arr.shape[1] != 1:
             raise ValueError(
                 f"y should be a 1d array, got an array of shape {y_arr.shape} instead."

@@ -30,6 +30,12 @@ def _candidates():
             "SelfTrainingWrapper(LogisticRegression)",
             lambda: sklearn_ssl.SelfTrainingWrapper(LogisticRegression(max_iter=1000)),
         ),
+        (
+            "SelfTrainingWrapper(LogisticRegression, confidence)",
+            lambda: sklearn_ssl.SelfTrainingWrapper(
+                LogisticRegression(max_iter=1000), selection="confidence"
+            ),
+        ),
         ("LabelSpreading", lambda: sklearn_ssl.LabelSpreading()),
         ("LocalLabelPropagation", lambda: sklearn_ssl.LocalLabelPropagation()),
         (
@@ -78,7 +84,10 @@ def main(argv=None):
                     if factory is None:
                         model = LogisticRegression(max_iter=1000).fit(X_tr[lab], y_ssl[lab])
                     else:
-                        model = factory().fit(X_tr, y_ssl)
+                        model = factory()
+                        if "random_state" in model.get_params():
+                            model.set_params(random_state=seed)
+                        model.fit(X_tr, y_ssl)
                 acc = np.mean(model.predict(X_te) == y_te)
                 rows.setdefault(name, []).append((acc, time.perf_counter() - tic))
         print(f"{dataset} ({len(y_tr) + len(y_te)} rows)")

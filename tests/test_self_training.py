@@ -89,7 +89,9 @@ def test_callable_schedule_and_check_sample_rate(blobs):
 
 def test_confidence_selection_takes_the_most_confident(blobs):
     X, _, y_ssl = blobs
-    clf = SelfTrainingWrapper(LogisticRegression(), sample_rate=30, max_iter=1).fit(X, y_ssl)
+    clf = SelfTrainingWrapper(
+        LogisticRegression(), selection="confidence", sample_rate=30, max_iter=1
+    ).fit(X, y_ssl)
     sup = LogisticRegression().fit(X[y_ssl != -1], y_ssl[y_ssl != -1])
     unl = np.flatnonzero(y_ssl == -1)
     conf = sup.predict_proba(X[unl]).max(axis=1)
@@ -233,12 +235,12 @@ def test_string_labels_and_transduction(blobs):
     X, y, y_ssl = blobs
     names = np.array(["ant", "bee", "cat"], dtype=object)
     y_str = np.where(y_ssl == -1, -1, names[np.clip(y_ssl, 0, 2)]).astype(object)
-    clf = SelfTrainingWrapper(sample_rate=0.5, max_iter=1).fit(X, y_str)
+    clf = SelfTrainingWrapper(sample_rate=0.5, max_iter=1, random_state=0).fit(X, y_str)
     assert clf.classes_.tolist() == ["ant", "bee", "cat"]
     assert set(clf.predict(X).tolist()) <= {"ant", "bee", "cat"}
     assert set(clf.transduction_.tolist()) == {"ant", "bee", "cat", -1}
     # same model as with integer labels, only the names differ
-    ints = SelfTrainingWrapper(sample_rate=0.5, max_iter=1).fit(X, y_ssl)
+    ints = SelfTrainingWrapper(sample_rate=0.5, max_iter=1, random_state=0).fit(X, y_ssl)
     np.testing.assert_array_equal(clf.predict(X), names[ints.predict(X)])
     assert clf.score(X, names[y]) == pytest.approx(ints.score(X, y))
 
@@ -354,5 +356,6 @@ def test_self_training_beats_supervised_on_digits():
     test = rng.rand(len(y)) < 0.3
     y_ssl = hide_labels(y[~test], n_per_class=10, random_state=0)
     sup = LogisticRegression(max_iter=1000).fit(X[~test][y_ssl != -1], y_ssl[y_ssl != -1])
-    ssl = SelfTrainingWrapper(LogisticRegression(max_iter=1000)).fit(X[~test], y_ssl)
+    ssl = SelfTrainingWrapper(LogisticRegression(max_iter=1000), selection="confidence")
+    ssl.fit(X[~test], y_ssl)
     assert ssl.score(X[test], y[test]) > sup.score(X[test], y[test]) + 0.01

@@ -48,7 +48,7 @@ def hide_labels(
     >>> from sklearn_ssl.datasets import hide_labels
     >>> y = [0, 0, 0, 1, 1, 1]
     >>> hide_labels(y, n_per_class=1, random_state=0)
-    array([-1,  0, -1, -1, -1,  1])
+    array([-1, -1,  0, -1, -1,  1])
     """
     y = column_or_1d(np.asarray(y), warn=True)
     if y.shape[0] == 0:

@@ -1,6 +1,5 @@
 """Scorers that ignore unlabelled rows."""
 
-import numpy as np
 from sklearn.metrics import check_scoring, get_scorer
 
 from ..base import _labeled_subset
@@ -104,4 +103,4 @@ def labeled_score(estimator, X, y, scoring=None, **kwargs):
     """
     if scoring is not None and not isinstance(scoring, str):
         scoring = check_scoring(estimator, scoring=scoring)
-    return make_labeled_scorer(scoring)(estimator, X, np.asarray(y), **kwargs)
+    return make_labeled_scorer(scoring)(estimator, X, y, **kwargs)

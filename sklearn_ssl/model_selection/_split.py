@@ -74,7 +74,7 @@ class LabeledStratifiedKFold(BaseCrossValidator):
         if y is None:
             raise ValueError("LabeledStratifiedKFold needs y to stratify on.")
         check_consistent_length(X, y)
-        _, labeled, _, y_enc = check_semi_supervised_y(np.asarray(y), allow_single_class=True)
+        _, labeled, _, y_enc = check_semi_supervised_y(y, allow_single_class=True)
         lab_idx = np.flatnonzero(labeled)
         unl_idx = np.flatnonzero(~labeled)
         if lab_idx.shape[0] < self.n_splits:

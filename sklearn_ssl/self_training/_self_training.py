@@ -87,9 +87,15 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         starting at 1, such as :class:`RampSchedule` (Lee's ramp). Seed 000
         uses 0.04.
 
-    selection : {"confidence", "random"}, default="confidence"
-        Which eligible rows are taken: the most confident first, or a random
-        draw (seed 000's wrapper).
+    selection : {"random", "confidence"}, default="random"
+        Which eligible rows are taken: a random draw (seed 000's wrapper), or
+        the most confident first. ``"confidence"`` gains more when the
+        classifier's probabilities are well calibrated (LogisticRegression on
+        digits: +3.0 points against +0.9 for random) but can hurt badly when
+        they are over-confident (SGDClassifier on MNIST: 4.4 points *below*
+        supervised, because the most confident rows flood a few easy
+        classes); random selection never fell below the supervised baseline
+        in our benchmarks, so it is the default.
 
     threshold : float in [0, 1) or None, default=None
         Only rows whose highest predicted probability is at least
@@ -224,11 +230,13 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
     >>> from sklearn_ssl.datasets import hide_labels
     >>> X, y = load_iris(return_X_y=True)
     >>> y_ssl = hide_labels(y, n_per_class=5, random_state=0)
-    >>> clf = SelfTrainingWrapper(LogisticRegression(), sample_rate=0.2).fit(X, y_ssl)
-    >>> clf.termination_condition_
+    >>> clf = SelfTrainingWrapper(LogisticRegression(), sample_rate=0.2, random_state=0)
+    >>> clf.fit(X, y_ssl).termination_condition_
     'all_labeled'
+    >>> clf.n_iter_, [h["n_added"] for h in clf.history_]
+    (5, [27, 27, 27, 27, 27])
     >>> round(clf.score(X, y), 2)
-    0.95
+    0.91
     """
 
     _parameter_constraints = {
@@ -259,7 +267,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         estimator=None,
         *,
         sample_rate=0.1,
-        selection="confidence",
+        selection="random",
         threshold=None,
         weighting="hard",
         smooth_exponent=1.0,

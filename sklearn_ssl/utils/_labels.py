@@ -31,6 +31,20 @@ def _is_marker(value):
     )
 
 
+def _as_array(y):
+    """``np.asarray`` that keeps a list's integer ``-1`` beside string labels.
+
+    ``np.asarray(["cat", -1])`` would turn the marker into the string ``"-1"``;
+    for Python sequences the user's ``-1`` is unambiguous, so they become an
+    ``object`` array when they hold strings.
+    """
+    if not hasattr(y, "dtype") and not hasattr(y, "__array__"):
+        y = list(y)
+        if any(isinstance(v, str) for v in y):
+            return np.asarray(y, dtype=object)
+    return np.asarray(y)
+
+
 def is_labeled(y):
     """Return a boolean mask, True where ``y`` holds a label (not ``-1``).
 
@@ -50,7 +64,7 @@ def is_labeled(y):
     >>> is_labeled([0, -1, 2, -1]).tolist()
     [True, False, True, False]
     """
-    y = np.asarray(y)
+    y = _as_array(y)
     if y.ndim != 1:
         y = column_or_1d(y, warn=True)
     if y.dtype.kind in "iuf":
@@ -100,7 +114,7 @@ def check_semi_supervised_y(y, *, allow_single_class=False, allow_all_labeled=Tr
     >>> classes.tolist(), y_enc.tolist()
     (['a', 'b'], [1, 0, -1, 1])
     """
-    y_arr = np.asarray(y)
+    y_arr = _as_array(y)
     if y_arr.ndim == 2 and y_arr.shape[1] == 1:
         y_arr = column_or_1d(y_arr, warn=True)  # DataConversionWarning, as scikit-learn
     if y_arr.ndim != 1:
