@@ -141,11 +141,14 @@ def bench_digits(args):
     methods = {
         "supervised": lr,
         "PseudoLabeler() defaults": SelfTrainingWrapper(lr),
-        "PseudoLabeler(sample_rate=0.04, random) [seed 000]": SelfTrainingWrapper(
-            lr, sample_rate=0.04, selection="random"
+        "PseudoLabeler(sample_rate=0.04) [seed 000]": SelfTrainingWrapper(lr, sample_rate=0.04),
+        "PseudoLabeler(selection='confidence')": SelfTrainingWrapper(lr, selection="confidence"),
+        "PseudoLabeler(selection='confidence', weighting='smooth')": SelfTrainingWrapper(
+            lr, selection="confidence", weighting="smooth"
         ),
-        "PseudoLabeler(class_balance=True)": SelfTrainingWrapper(lr, class_balance=True),
-        "PseudoLabeler(weighting='smooth')": SelfTrainingWrapper(lr, weighting="smooth"),
+        "PseudoLabeler(selection='confidence', class_balance=True)": SelfTrainingWrapper(
+            lr, selection="confidence", class_balance=True
+        ),
         "sklearn SelfTrainingClassifier() defaults": SelfTrainingClassifier(lr),
     }
     results = {k: [] for k in methods}
