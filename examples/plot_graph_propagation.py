@@ -1,7 +1,7 @@
 """
-=====================================================
+======================================================
 Label propagation on a sparse graph, and how it scales
-=====================================================
+======================================================
 
 Three labelled points per class are enough to label the two moons when labels
 flow along a k-nearest-neighbour graph. The first figure shows the labels
