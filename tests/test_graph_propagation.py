@@ -202,3 +202,36 @@ def test_string_labels(moons):
     model = LabelSpreading(n_neighbors=7).fit(X, y_str)
     assert set(model.classes_) == {"left", "right"}
     assert np.mean(model.transduction_ == names[y]) > 0.97
+
+
+@pytest.mark.parametrize("encoding", ["flat", "fp16"])
+def test_ivf_index_recall_and_distances(encoding):
+    pytest.importorskip("faiss")
+    from sklearn_ssl.graph._graph import _FLAT_BELOW, _FaissIVF
+
+    rng = np.random.RandomState(0)
+    # 5000 rows in 20 clusters, 13 dimensions (not a multiple of 8: fp16 pads).
+    centers = rng.normal(scale=5.0, size=(20, 13))
+    X = centers[rng.randint(20, size=5000)] + rng.normal(size=(5000, 13))
+    Q = centers[rng.randint(20, size=300)] + rng.normal(size=(300, 13))
+    assert X.shape[0] >= _FLAT_BELOW
+    exact_dist, exact_ind = NearestNeighbors(n_neighbors=10).fit(X).kneighbors(Q)
+    index = _FaissIVF(encoding=encoding, random_state=0).fit(X)
+    assert index.index_.nlist == int(np.sqrt(5000))
+    dist, ind = index.kneighbors(Q, 10)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ind, exact_ind)])
+    assert recall > 0.9
+    # The distances returned are those of the rows returned, to fp16 precision.
+    true = np.linalg.norm(Q[:, None, :] - X[ind], axis=2)
+    np.testing.assert_allclose(dist, true, rtol=2e-3, atol=2e-3)
+
+
+def test_ivf_index_is_exact_below_threshold():
+    pytest.importorskip("faiss")
+    from sklearn_ssl.graph._graph import _FaissIVF
+
+    X = np.random.RandomState(1).normal(size=(600, 5))
+    dist, ind = _FaissIVF(random_state=0).fit(X).kneighbors(X[:50], 4)
+    exact_dist, exact_ind = NearestNeighbors(n_neighbors=4).fit(X).kneighbors(X[:50])
+    np.testing.assert_array_equal(ind, exact_ind)
+    np.testing.assert_allclose(dist, exact_dist, atol=1e-4)

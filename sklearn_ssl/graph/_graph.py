@@ -72,26 +72,55 @@ class _FaissHNSW:
         return _clean_faiss_result(dist2, ind)
 
 
+# An inverted file over fewer rows than this is replaced by an exact flat scan:
+# measured on 2 cores, 200k queries against 2000 rows of 34 dimensions take
+# 1.1 s flat (exact) and 1.3 s with 44 cells, 8 probed (recall 0.93).
+_FLAT_BELOW = 4096
+
+
 class _FaissIVF:
     """Approximate neighbours from a faiss inverted-file index (Euclidean).
 
     ``n_lists`` k-means cells (default ``sqrt(n)``), of which ``n_probe``
-    (default 8) are scanned per query.
+    (default 8) are scanned per query. ``encoding="fp16"`` stores the rows in
+    half precision (faiss' scalar quantizer): half the memory and a faster
+    scan, with distances exact to about 1e-3. Below ``_FLAT_BELOW`` rows
+    (and without an explicit ``n_lists``) the search is exact: faiss' blocked
+    flat scan costs less there than visiting cells one query at a time.
     """
 
-    def __init__(self, n_lists=None, n_probe=None, random_state=None):
+    def __init__(self, n_lists=None, n_probe=None, encoding="flat", random_state=None):
         self.n_lists = n_lists
         self.n_probe = n_probe
+        self.encoding = encoding
         self.random_state = random_state
+
+    def _prepare(self, X):
+        X = np.asarray(X, dtype=np.float32)
+        if self.encoding == "fp16" and X.shape[1] % 8:
+            # faiss' SIMD scan of half-precision codes needs a multiple of 8
+            # dimensions; zero columns leave every distance unchanged.
+            X = np.pad(X, ((0, 0), (0, 8 - X.shape[1] % 8)))
+        return np.ascontiguousarray(X)
 
     def fit(self, X):
         faiss = _import_optional("faiss", "ann")
-        X = np.ascontiguousarray(X, dtype=np.float32)
+        X = self._prepare(X)
         n, d = X.shape
+        self.n_samples_fit_ = n
+        if self.n_lists is None and n < _FLAT_BELOW:
+            self.index_ = faiss.IndexFlatL2(d)
+            self.index_.add(X)
+            return self
         n_lists = self.n_lists or int(np.clip(np.sqrt(n), 1, max(1, n // 40)))
         rng = check_random_state(self.random_state)
         quantizer = faiss.IndexFlatL2(d)
-        self.index_ = faiss.IndexIVFFlat(quantizer, d, n_lists)
+        if self.encoding == "fp16":
+            self.index_ = faiss.IndexIVFScalarQuantizer(
+                quantizer, d, n_lists, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_L2, False
+            )
+        else:
+            self.index_ = faiss.IndexIVFFlat(quantizer, d, n_lists)
         self.index_.cp.seed = int(rng.randint(np.iinfo(np.int32).max))
         self.index_.cp.niter = 10
         # k-means on at most 64 rows per cell is plenty for coarse cells.
@@ -100,11 +129,10 @@ class _FaissIVF:
         self.index_.train(train)
         self.index_.add(X)
         self.index_.nprobe = min(n_lists, self.n_probe or 8)
-        self.n_samples_fit_ = n
         return self
 
     def kneighbors(self, X, n_neighbors):
-        dist2, ind = self.index_.search(np.ascontiguousarray(X, dtype=np.float32), n_neighbors)
+        dist2, ind = self.index_.search(self._prepare(X), n_neighbors)
         return _clean_faiss_result(dist2, ind)
 
 
