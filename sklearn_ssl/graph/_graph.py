@@ -89,15 +89,15 @@ class _FaissIVF:
     flat scan costs less there than visiting cells one query at a time.
     """
 
-    def __init__(self, n_lists=None, n_probe=None, encoding="flat", random_state=None):
+    def __init__(self, n_lists=None, n_probe=None, encoding="fp16", random_state=None):
         self.n_lists = n_lists
         self.n_probe = n_probe
         self.encoding = encoding
         self.random_state = random_state
 
-    def _prepare(self, X):
+    def _prepare(self, X, pad):
         X = np.asarray(X, dtype=np.float32)
-        if self.encoding == "fp16" and X.shape[1] % 8:
+        if pad and X.shape[1] % 8:
             # faiss' SIMD scan of half-precision codes needs a multiple of 8
             # dimensions; zero columns leave every distance unchanged.
             X = np.pad(X, ((0, 0), (0, 8 - X.shape[1] % 8)))
@@ -105,13 +105,17 @@ class _FaissIVF:
 
     def fit(self, X):
         faiss = _import_optional("faiss", "ann")
-        X = self._prepare(X)
-        n, d = X.shape
+        n = X.shape[0]
         self.n_samples_fit_ = n
+        self.pad_ = False
         if self.n_lists is None and n < _FLAT_BELOW:
-            self.index_ = faiss.IndexFlatL2(d)
+            X = self._prepare(X, pad=False)
+            self.index_ = faiss.IndexFlatL2(X.shape[1])
             self.index_.add(X)
             return self
+        self.pad_ = self.encoding == "fp16"
+        X = self._prepare(X, pad=self.pad_)
+        d = X.shape[1]
         n_lists = self.n_lists or int(np.clip(np.sqrt(n), 1, max(1, n // 40)))
         rng = check_random_state(self.random_state)
         quantizer = faiss.IndexFlatL2(d)
@@ -132,7 +136,7 @@ class _FaissIVF:
         return self
 
     def kneighbors(self, X, n_neighbors):
-        dist2, ind = self.index_.search(self._prepare(X), n_neighbors)
+        dist2, ind = self.index_.search(self._prepare(X, self.pad_), n_neighbors)
         return _clean_faiss_result(dist2, ind)
 
 
