@@ -11,8 +11,8 @@ by :func:`check_neighbors` from the ``neighbors`` parameter:
     faiss' HNSW graph index, approximate; fast to query, for kNN graphs of
     10^5 rows and more (``pip install sklearn-ssl[ann]``).
 ``"ivf"``
-    faiss' inverted-file index, approximate; cheap to build over 10^6 rows and
-    fast when few rows query it, as in LocalLabelPropagation.
+    faiss' inverted-file index, approximate, rows in half precision; cheap to
+    build over 10^6 rows. Exact (a flat scan) over fewer than 4096 rows.
 ``"nndescent"``
     pynndescent's NN-descent, approximate (``pip install pynndescent``); it
     compiles with numba on first use, which takes a minute or more.
