@@ -91,6 +91,37 @@ def test_approximate_backends_agree_with_exact(blobs, backend):
     assert np.mean(ann.transduction_ == ref.transduction_) > 0.95
 
 
+def test_ivf_cells_give_the_vote_weights_of_the_neighbours_found():
+    # With 4096+ labelled rows the "ivf" vote index is an inverted file in half
+    # precision (below that it is an exact scan, as in the test above). The
+    # weights come from the distances it returns: they must match eq. 2, 4 and 5
+    # evaluated exactly on the labelled rows it returned.
+    pytest.importorskip("faiss")
+    from sklearn_ssl.graph._graph import _kneighbors
+    from sklearn_ssl.graph._local_label_propagation import _augment_query, _unit_rows
+
+    X, y = make_blobs(6000, n_features=12, centers=6, cluster_std=4.0, random_state=0)
+    X += 5.0
+    y_ssl = y.copy()
+    y_ssl[np.random.RandomState(0).rand(6000) < 0.25] = -1
+    model = LocalLabelPropagation(neighbors="ivf", random_state=0).fit(X, y_ssl)
+    assert type(model.neighbors_.index_).__name__ == "IndexIVFScalarQuantizer"
+    U = y_ssl == -1
+    V = _unit_rows(X)[U]
+    _, ind = _kneighbors(model.neighbors_, _augment_query(V), model.n_neighbors_)
+    score = (
+        np.einsum("nd,nkd->nk", V, model.labeled_embedding_[ind]) / model.temperature
+        - model.log_density_[ind]
+    )
+    w = np.exp(score - score.max(axis=1, keepdims=True))
+    expected = np.zeros((V.shape[0], len(model.classes_)))
+    np.add.at(expected, (np.arange(V.shape[0])[:, None], model.labeled_y_[ind]), w)
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(model.label_distributions_[U], expected, atol=2e-3)
+    exact = LocalLabelPropagation().fit(X, y_ssl)
+    assert np.mean(model.transduction_[U] == exact.transduction_[U]) > 0.9
+
+
 class WeightSpy(ClassifierMixin, BaseEstimator):
     """Records the sample_weight it was fitted with."""
 

@@ -83,10 +83,15 @@ class _FaissIVF:
 
     ``n_lists`` k-means cells (default ``sqrt(n)``), of which ``n_probe``
     (default 8) are scanned per query. ``encoding="fp16"`` stores the rows in
-    half precision (faiss' scalar quantizer): half the memory and a faster
-    scan, with distances exact to about 1e-3. Below ``_FLAT_BELOW`` rows
-    (and without an explicit ``n_lists``) the search is exact: faiss' blocked
-    flat scan costs less there than visiting cells one query at a time.
+    half precision (faiss' scalar quantizer): half the memory and a ~30%
+    faster scan, with distances exact to about 0.3%. Half precision resolves
+    about 3 significant digits of each coordinate and overflows above 65504,
+    so the rows are centred on their mean (an offset of 1000 would otherwise
+    leave a resolution of 0.5) and divided by one scalar when their range is
+    large; neither changes which rows are nearest, and the distances are
+    scaled back. Below ``_FLAT_BELOW`` rows (and without an explicit
+    ``n_lists``) the search is exact: faiss' blocked flat scan costs less
+    there than visiting cells one query at a time.
     """
 
     def __init__(self, n_lists=None, n_probe=None, encoding="fp16", random_state=None):
@@ -95,27 +100,35 @@ class _FaissIVF:
         self.encoding = encoding
         self.random_state = random_state
 
-    def _prepare(self, X, pad):
+    def _prepare(self, X):
         X = np.asarray(X, dtype=np.float32)
-        if pad and X.shape[1] % 8:
+        if not self.half_:
+            return np.ascontiguousarray(X)
+        X = (X - self.shift_) / self.scale_
+        if X.shape[1] % 8:
             # faiss' SIMD scan of half-precision codes needs a multiple of 8
-            # dimensions; zero columns leave every distance unchanged.
+            # dimensions (otherwise it is ~4x slower); zero columns change no distance.
             X = np.pad(X, ((0, 0), (0, 8 - X.shape[1] % 8)))
-        return np.ascontiguousarray(X)
+        return np.ascontiguousarray(X, dtype=np.float32)
 
     def fit(self, X):
         faiss = _import_optional("faiss", "ann")
+        X = np.asarray(X, dtype=np.float32)
         n = X.shape[0]
         self.n_samples_fit_ = n
-        self.pad_ = False
-        if self.n_lists is None and n < _FLAT_BELOW:
-            X = self._prepare(X, pad=False)
-            self.index_ = faiss.IndexFlatL2(X.shape[1])
+        flat = self.n_lists is None and n < _FLAT_BELOW
+        self.half_ = self.encoding == "fp16" and not flat
+        if self.half_:
+            self.shift_ = X.mean(axis=0)
+            # Keep |coordinates| well below fp16's 65504 (squared distances stay float32).
+            reach = np.maximum(X.max(axis=0) - self.shift_, self.shift_ - X.min(axis=0))
+            self.scale_ = max(1.0, float(reach.max()) / 1e4)
+        X = self._prepare(X)
+        d = X.shape[1]
+        if flat:
+            self.index_ = faiss.IndexFlatL2(d)
             self.index_.add(X)
             return self
-        self.pad_ = self.encoding == "fp16"
-        X = self._prepare(X, pad=self.pad_)
-        d = X.shape[1]
         n_lists = self.n_lists or int(np.clip(np.sqrt(n), 1, max(1, n // 40)))
         rng = check_random_state(self.random_state)
         quantizer = faiss.IndexFlatL2(d)
@@ -136,8 +149,11 @@ class _FaissIVF:
         return self
 
     def kneighbors(self, X, n_neighbors):
-        dist2, ind = self.index_.search(self._prepare(X, self.pad_), n_neighbors)
-        return _clean_faiss_result(dist2, ind)
+        dist2, ind = self.index_.search(self._prepare(X), n_neighbors)
+        dist, ind = _clean_faiss_result(dist2, ind)
+        if self.half_ and self.scale_ != 1.0:
+            dist *= self.scale_
+        return dist, ind
 
 
 def _clean_faiss_result(dist2, ind):
