@@ -97,7 +97,7 @@ def plain_epochs(kind, X, y, labeled, n_classes, batch, mu, n_steps, n_epochs, d
             with torch.no_grad():
                 d = min(decay, (1 + step) / (10 + step))
                 torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1 - d)
-        if device != "cpu":
+        if torch.device(device).type == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     return times
@@ -125,6 +125,9 @@ def main():
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="steps per epoch (default 10 CNN, 50 MLP)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     batch, mu = 64, 7
@@ -133,6 +136,7 @@ def main():
     print("|---|---|---|---|---|---|")
     for kind in ("cnn", "mlp"):
         n_steps = (5 if args.quick else 10) if kind == "cnn" else (20 if args.quick else 50)
+        n_steps = args.steps or n_steps
         n_labeled = 200  # fewer labelled batches than unlabelled ones per epoch
         n_rows = n_labeled + n_steps * mu * batch
         ours, plain = [], []

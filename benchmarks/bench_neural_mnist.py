@@ -21,18 +21,24 @@ Full mode (for a GPU): all 60000 training images, Adam ``lr=1e-3``, batch 64,
 (CPU, a few minutes on 2 cores): 6000 training images (1000 labelled), batch 32,
 ``mu=3``, 3 epochs, T1/T2 scaled down -- a smoke run whose figures are far from
 converged. Prints a markdown table of test accuracy (mean ± std over seeds) and
-fit time.
+fit time. ``--jobs N`` fits N (method, seed) pairs at once in separate processes
+(they share the GPU, so fit times then include that sharing).
 """
 
 import argparse
+import math
+import os
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from sklearn.semi_supervised import SelfTrainingClassifier
+from skorch.callbacks import Callback
 
 from sklearn_ssl.datasets import hide_labels
 from sklearn_ssl.neural import (
@@ -87,6 +93,18 @@ class _Flat:
         return self.estimator.predict(X.reshape(len(X), -1))
 
 
+class CosineDecay(Callback):
+    """FixMatch's learning-rate decay, per step: ``lr * cos(7 pi k / (16 K))`` (seed 004)."""
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if not training:
+            return
+        total = net.max_epochs * net.steps_per_epoch_
+        factor = math.cos(7 * math.pi * min(net.n_steps_, total) / (16 * total))
+        for group in net.optimizer_.param_groups:
+            group["lr"] = net.lr * factor
+
+
 def methods(args):
     quick = args.quick
     net = dict(
@@ -96,6 +114,8 @@ def methods(args):
         max_epochs=args.epochs,
         device=args.device,
     )
+    if args.schedule == "cosine":
+        net["callbacks"] = [("lr_decay", CosineDecay())]
     t1, t2 = (20, 120) if quick else (1000, 6000)
     steps_labeled = -(-1000 // net["batch_size"])
     steps_unlabeled = -(-(args.n_train - 1000) // (net["batch_size"] * net["mu"]))
@@ -139,49 +159,73 @@ def methods(args):
     return out
 
 
+def run_one(job):
+    """Fit one (method, seed) pair; returns its test accuracy and fit time."""
+    name, seed, args = job
+    if args.jobs > 1:
+        torch.set_num_threads(max(1, (os.cpu_count() or 2) // args.jobs))
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    torch.backends.cudnn.benchmark = True  # fixed input shapes
+    X, y_ssl, X_test, y_test = load(args.path, args.n_train, seed)
+    est = methods(args)[name](seed)
+    start = time.perf_counter()
+    est.fit(X, y_ssl)
+    elapsed = time.perf_counter() - start
+    acc = float(np.mean(est.predict(X_test) == y_test))
+    print(f"  seed {seed} {name}: {100 * acc:.2f}% in {elapsed:.0f}s", flush=True)
+    return name, seed, acc, elapsed
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", nargs="?", default="../shared/data/mnist/mnist.npz")
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="default 0 1 2")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--quick", action="store_true", help="CPU smoke run, a few minutes")
     parser.add_argument("--no-peer", action="store_true", help="skip SelfTrainingClassifier")
     parser.add_argument("--only", default=None, help="run only methods whose name has this")
+    parser.add_argument(
+        "--schedule",
+        choices=["constant", "cosine"],
+        default="constant",
+        help="learning rate of the CNN methods: constant, or FixMatch's cosine decay",
+    )
+    parser.add_argument("--jobs", type=int, default=1, help="fits run at once (processes)")
     args = parser.parse_args()
     if args.quick:
-        args.seeds = min(args.seeds, 1)
+        args.seeds = args.seeds or [0]
         args.epochs = args.epochs or 3
         args.n_train = 6000
     else:
+        args.seeds = args.seeds or [0, 1, 2]
         args.epochs = args.epochs or 50
         args.n_train = 60000
-    warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
-    results = {}
-    for seed in range(args.seeds):
-        X, y_ssl, X_test, y_test = load(args.path, args.n_train, seed)
-        for name, make in methods(args).items():
-            if args.only and args.only not in name:
-                continue
-            est = make(seed)
-            start = time.perf_counter()
-            est.fit(X, y_ssl)
-            elapsed = time.perf_counter() - start
-            acc = float(np.mean(est.predict(X_test) == y_test))
-            results.setdefault(name, []).append((acc, elapsed))
-            print(f"  seed {seed} {name}: {100 * acc:.2f}% in {elapsed:.0f}s", flush=True)
+    jobs = [
+        (name, seed, args)
+        for seed in args.seeds
+        for name in methods(args)
+        if not args.only or args.only in name
+    ]
+    if args.jobs > 1:
+        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+            results = list(pool.map(run_one, jobs))
+    else:
+        results = [run_one(job) for job in jobs]
 
     mode = "quick" if args.quick else "full"
+    device = torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device
     print(
-        f"\nMNIST, {len(X)} training images (1000 labelled), 10000 test images, {mode} mode, "
-        f"{args.epochs} epochs, device={args.device}, {args.seeds} seed(s)\n"
+        f"\nMNIST, {args.n_train} training images (1000 labelled), 10000 test images, {mode} "
+        f"mode, {args.epochs} epochs, {args.schedule} lr, device={device}, seeds {args.seeds}, "
+        f"{args.jobs} fit(s) at once\n"
     )
     print("| method | test accuracy (%) | fit time (s) |")
     print("|---|---|---|")
-    for name, rows in results.items():
-        acc = 100 * np.array([r[0] for r in rows])
-        sec = np.array([r[1] for r in rows])
+    for name in dict.fromkeys(r[0] for r in results):
+        acc = 100 * np.array([r[2] for r in results if r[0] == name])
+        sec = np.array([r[3] for r in results if r[0] == name])
         print(f"| {name} | {acc.mean():.2f} ± {acc.std():.2f} | {sec.mean():.0f} |")
 
 

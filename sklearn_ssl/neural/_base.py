@@ -198,6 +198,7 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
         "device": [None, str, torch.device],
+        "batchnorm_recalibration": [Interval(Integral, 0, None, closed="left")],
         "random_state": ["random_state"],
     }
 
@@ -218,6 +219,7 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         warm_start=False,
         verbose=0,
         device="cpu",
+        batchnorm_recalibration=10000,
         random_state=None,
         **kwargs,
     ):
@@ -238,6 +240,7 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             warm_start=warm_start,
             verbose=verbose,
             device=device,
+            batchnorm_recalibration=batchnorm_recalibration,
             random_state=random_state,
         )
         vars(self).update(params)
@@ -505,8 +508,56 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             if initialize:
                 self.initialize()
             NeuralNetClassifier.partial_fit(self, X, y_encoded, **fit_params)
+            self._recalibrate_batchnorm(X)
         self._after_fit()
         return self
+
+    def _recalibrate_batchnorm(self, X):
+        """Recompute the BatchNorm statistics of the trained networks on plain rows of ``X``.
+
+        During training BatchNorm averages the statistics of mixed batches (labelled,
+        weakly and strongly augmented unlabelled rows) with a small momentum, and an
+        averaged network (EMA, teacher) carries the student's statistics, not its own.
+        At test time the inputs are plain rows, so each network with BatchNorm layers
+        gets statistics of its own over up to ``batchnorm_recalibration`` training
+        rows, without augmentation: a cumulative average (``momentum=None``), as in
+        ``torch.optim.swa_utils.update_bn``. Networks without BatchNorm are untouched.
+        """
+        n_rows = min(self.batchnorm_recalibration, len(X))
+        if n_rows < 2:
+            return
+        modules = [getattr(self, name + "_") for name in self._modules]
+        modules = [m for m in modules if isinstance(m, torch.nn.Module)]
+        rows = None
+        for module in modules:
+            norms = [
+                m
+                for m in module.modules()
+                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+            ]
+            if not norms:
+                continue
+            if rows is None:
+                rows = torch.randperm(len(X))[:n_rows].sort().values.numpy()
+            momenta = [m.momentum for m in norms]
+            was_training = module.training
+            for m in norms:
+                m.reset_running_stats()
+                m.momentum = None
+            module.train()
+            step = self.batch_size * (1 + int(math.ceil(self.mu)))
+            bounds = list(range(0, n_rows, step)) + [n_rows]
+            if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+                del bounds[-2]  # train-mode BatchNorm needs two rows per batch
+            try:
+                with torch.no_grad():
+                    for start, stop in zip(bounds[:-1], bounds[1:]):
+                        batch = torch.as_tensor(np.asarray(X[rows[start:stop]]))
+                        module(to_tensor(batch, device=self.device))
+            finally:
+                for m, momentum in zip(norms, momenta):
+                    m.momentum = momentum
+                module.train(was_training)
 
     def _after_fit(self):
         """Hook: move training-time state to plain attributes."""

@@ -59,7 +59,8 @@ class MeanTeacherClassifier(BaseSemiSupervisedNet):
         The input noise, drawn independently for student and teacher. ``"auto"``:
         :class:`~sklearn_ssl.neural.GaussianNoise` for tabular ``X``,
         :class:`~sklearn_ssl.neural.FlipShift` for images.
-    train_split, callbacks, warm_start, verbose, device, random_state, **kwargs
+    train_split, callbacks, warm_start, verbose, device, batchnorm_recalibration, \
+random_state, **kwargs
         As in :class:`FixMatchClassifier`.
 
     Attributes
@@ -138,6 +139,7 @@ class MeanTeacherClassifier(BaseSemiSupervisedNet):
         warm_start=False,
         verbose=0,
         device="cpu",
+        batchnorm_recalibration=10000,
         random_state=None,
         **kwargs,
     ):
@@ -156,6 +158,7 @@ class MeanTeacherClassifier(BaseSemiSupervisedNet):
             warm_start=warm_start,
             verbose=verbose,
             device=device,
+            batchnorm_recalibration=batchnorm_recalibration,
             random_state=random_state,
             **kwargs,
         )

@@ -53,7 +53,8 @@ class PseudoLabelClassifier(BaseSemiSupervisedNet):
     weak_augmentation : callable, "auto" or None, default=None
         Lee's method uses no augmentation (dropout is its noise); ``"auto"``
         applies the defaults of :class:`FixMatchClassifier`'s weak view.
-    train_split, callbacks, warm_start, verbose, device, random_state, **kwargs
+    train_split, callbacks, warm_start, verbose, device, batchnorm_recalibration, \
+random_state, **kwargs
         As in :class:`FixMatchClassifier`.
 
     Attributes
@@ -129,6 +130,7 @@ class PseudoLabelClassifier(BaseSemiSupervisedNet):
         warm_start=False,
         verbose=0,
         device="cpu",
+        batchnorm_recalibration=10000,
         random_state=None,
         **kwargs,
     ):
@@ -147,6 +149,7 @@ class PseudoLabelClassifier(BaseSemiSupervisedNet):
             warm_start=warm_start,
             verbose=verbose,
             device=device,
+            batchnorm_recalibration=batchnorm_recalibration,
             random_state=random_state,
             **kwargs,
         )
