@@ -18,8 +18,9 @@ The paper trains for 2**20 steps (94.93% with 250 labels); this script is for a
 budget: ``--steps`` planned steps (the cosine schedule spans them) and, with
 ``--budget``, a limit in seconds per fit after which training stops where it is
 (the table reports the steps done), so its figures are those of a short run.
-``--bf16`` runs the network under bfloat16 autocast in channels-last memory
-format (GPU; ``--no-channels-last`` keeps the default layout).
+``--bf16`` wraps the network in :class:`~sklearn_ssl.neural.MixedPrecision`:
+bfloat16 autocast in channels-last memory format (GPU; ``--no-channels-last``
+keeps the default layout).
 ``--jobs`` fits several (seed, method) pairs at once in separate processes,
 which share the GPU: fit times then include that sharing. Data: the JPEG copy of
 CIFAR-10 (``cifar10-jpg.tar.gz`` with ``train/<class>/*.jpg`` and
@@ -120,31 +121,20 @@ def last_recorded(history, key):
     return float("nan")
 
 
-class Bf16Autocast(torch.nn.Module):
-    """Run a module under bfloat16 autocast in channels-last memory format; return
-    float32 logits (2.7x faster forward + backward for WRN-28-2 on an H100)."""
-
-    def __init__(self, module, channels_last=True):
-        super().__init__()
-        self.channels_last = channels_last
-        self.module = module.to(memory_format=torch.channels_last) if channels_last else module
-
-    def forward(self, x):
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(x.device.type, dtype=torch.bfloat16):
-            out = self.module(x)
-        return out.float()
-
-
 def make_estimator(method, args, seed, n_unlabeled):
     from skorch.callbacks import LRScheduler
 
-    from sklearn_ssl.neural import FixMatchClassifier, FlipShift, RandAugmentCutout, WideResNet
+    from sklearn_ssl.neural import (
+        FixMatchClassifier,
+        FlipShift,
+        MixedPrecision,
+        RandAugmentCutout,
+        WideResNet,
+    )
 
     module = WideResNet(in_channels=3, n_classes=10)
     if args.bf16:
-        module = Bf16Autocast(module, channels_last=args.channels_last)
+        module = MixedPrecision(module, channels_last=args.channels_last)
     batch, mu = 64, (0 if method == "supervised" else 7)
     steps_per_epoch = math.ceil(250 / batch)  # as the estimator counts an epoch
     if mu:

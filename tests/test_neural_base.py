@@ -1,5 +1,6 @@
 """The semi-supervised skorch base: data handling, scikit-learn API, devices, bad input."""
 
+import copy
 import io
 import pickle
 import subprocess
@@ -317,3 +318,50 @@ def test_recalibration_improves_a_batchnorm_network_trained_on_strong_views():
     fixed_score, stale_score = fixed.score(X[1200:], y[1200:]), stale.score(X[1200:], y[1200:])
     assert fixed_score > 0.6
     assert fixed_score > stale_score + 0.2
+
+
+def test_mixed_precision_module():
+    from sklearn_ssl.neural import MixedPrecision
+
+    torch.manual_seed(0)
+    inner = WideResNet(in_channels=1, n_classes=3, depth=10, widen_factor=1)
+    reference = copy.deepcopy(inner).eval()
+    net = MixedPrecision(inner, channels_last=True).eval()
+    conv = net.module.stem.weight
+    assert conv.dtype == torch.float32  # parameters stay float32
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    x = torch.randn(5, 1, 16, 16)
+    with torch.no_grad():
+        out, ref = net(x), reference(x)
+    assert out.dtype == torch.float32
+    # bfloat16 keeps ~3 significant digits: close to, not equal to, float32.
+    torch.testing.assert_close(out, ref, rtol=0.1, atol=0.1)
+    assert not torch.equal(out, ref)
+    net.train()
+    net(x).sum().backward()
+    assert conv.grad is not None and conv.grad.dtype == torch.float32
+
+
+def test_mixed_precision_trains_inside_an_estimator():
+    from sklearn_ssl.neural import MixedPrecision
+
+    X, y = _images(n=80, size=16, seed=0)
+    y_ssl = y.copy()
+    y_ssl[10:] = -1
+    net = MixedPrecision(SmallCNN(in_channels=1, n_classes=2, image_size=16), channels_last=True)
+    clf = FixMatchClassifier(net, max_epochs=8, batch_size=8, mu=2, lr=3e-3, random_state=0)
+    clf.fit(X, y_ssl)
+    X_test, y_test = _images(n=60, size=16, seed=1)
+    assert clf.score(X_test, y_test) > 0.9
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X_test), clf.predict_proba(X_test))
+    assert isinstance(restored.module_, MixedPrecision)
+
+
+def test_mixed_precision_bad_input():
+    from sklearn_ssl.neural import MixedPrecision
+
+    with pytest.raises(TypeError, match="torch.nn.Module instance"):
+        MixedPrecision(SmallCNN)
+    with pytest.raises(ValueError, match="bfloat16 or torch.float16"):
+        MixedPrecision(SmallCNN(), dtype=torch.float32)

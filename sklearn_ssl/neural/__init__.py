@@ -17,7 +17,7 @@ from ._augment import FeatureCorruption, FlipShift, GaussianNoise, RandAugmentCu
 from ._callbacks import EMAWeights, SemiSupervisedLog, ema_update_, lee_alpha, sigmoid_rampup
 from ._fixmatch import FixMatchClassifier, confidence_weight
 from ._mean_teacher import MeanTeacherClassifier
-from ._modules import MLP, SmallCNN, WideResNet
+from ._modules import MLP, MixedPrecision, SmallCNN, WideResNet
 from ._pseudo_label import PseudoLabelClassifier
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "GaussianNoise",
     "MLP",
     "MeanTeacherClassifier",
+    "MixedPrecision",
     "PseudoLabelClassifier",
     "RandAugmentCutout",
     "SemiSupervisedLog",
