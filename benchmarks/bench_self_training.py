@@ -86,6 +86,9 @@ def bench_mnist(args):
         "PseudoLabeler(sample_rate=0.04) [seed 000]": SelfTrainingWrapper(
             sgd, sample_rate=0.04, random_state=0
         ),
+        "PseudoLabeler(sample_rate=0.04, min_labeled_fraction=0)": SelfTrainingWrapper(
+            sgd, sample_rate=0.04, min_labeled_fraction=0, random_state=0
+        ),
         "PseudoLabeler(sample_rate=RampSchedule(0.04, t1=0, t2=5))": SelfTrainingWrapper(
             sgd, sample_rate=RampSchedule(0.04, t1=0, t2=5), random_state=0
         ),

@@ -134,6 +134,7 @@ def test_smooth_weights_follow_seed_002(blobs, exponent):
         smooth_exponent=exponent,
         sample_rate=0.5,
         max_iter=1,
+        min_labeled_fraction=0,  # every row once, so weights map one to one
     ).fit(X, y_ssl)
     pseudo = clf.labeled_iter_ == 1
     sup = LogisticRegression().fit(X[y_ssl != -1], y_ssl[y_ssl != -1])
@@ -171,7 +172,8 @@ def test_user_sample_weight_reaches_the_estimator(blobs):
     X, _, y_ssl = blobs
     sw = np.linspace(0.5, 2.0, X.shape[0])
     sw_before = sw.copy()
-    clf = SelfTrainingWrapper(WeightSpy(), sample_rate=0.5, max_iter=1).fit(X, y_ssl, sw)
+    clf = SelfTrainingWrapper(WeightSpy(), sample_rate=0.5, max_iter=1, min_labeled_fraction=0)
+    clf.fit(X, y_ssl, sw)
     rows = np.flatnonzero(clf.labeled_iter_ >= 0)
     labeled_rows = np.flatnonzero(y_ssl != -1)
     seen = dict(zip(rows.tolist(), clf.estimator_.seen_weights_.tolist(), strict=True))
@@ -181,6 +183,43 @@ def test_user_sample_weight_reaches_the_estimator(blobs):
     pipe = Pipeline([("norm", Normalizer()), ("clf", WeightSpy())])
     fitted = SelfTrainingWrapper(pipe, weighting="smooth", max_iter=1).fit(X, y_ssl)
     assert fitted.estimator_[-1].seen_weights_ is not None
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.125, 0.5])
+def test_labelled_rows_keep_their_share_of_each_refit(blobs, fraction):
+    X, _, y_ssl = blobs  # 12 labelled rows, 288 unlabelled
+    sw = np.linspace(0.5, 2.0, X.shape[0])
+    clf = SelfTrainingWrapper(
+        WeightSpy(), sample_rate=0.5, max_iter=2, min_labeled_fraction=fraction
+    ).fit(X, y_ssl, sw)
+    n_l = 12
+    for h in clf.history_:
+        n_p = h["n_pseudo_labeled"]
+        # the smallest whole r with n_l r / (n_l r + n_p) >= fraction
+        r = 1
+        while fraction and n_l * r / (n_l * r + n_p) < fraction:
+            r += 1
+        assert h["labeled_repeats"] == r
+    assert [h["labeled_repeats"] for h in clf.history_] == (
+        [1, 1] if fraction == 0 else [2, 4] if fraction == 0.125 else [12, 24]
+    )
+    # The last refit saw each labelled row r times with its own weight, each
+    # pseudo-labelled row once.
+    r = clf.history_[-1]["labeled_repeats"]
+    labeled = np.flatnonzero(y_ssl != -1)
+    seen = clf.estimator_.seen_weights_
+    assert len(seen) == 12 * r + clf.history_[-1]["n_pseudo_labeled"]
+    expected = np.concatenate([np.repeat(sw[labeled], r), np.ones(288)])
+    np.testing.assert_allclose(np.sort(seen), np.sort(expected))
+    assert clf.termination_condition_ == "all_labeled"
+
+
+def test_labelled_share_needs_no_sample_weight(blobs):
+    # Repetition works for classifiers without sample_weight.
+    X, _, y_ssl = blobs
+    clf = SelfTrainingWrapper(KNeighborsClassifier(3), sample_rate=0.5).fit(X, y_ssl)
+    assert clf.history_[-1]["labeled_repeats"] == 4  # 12 r / (12 r + 288) >= 1/8
+    assert clf.estimator_.n_samples_fit_ == 12 * 4 + 288
 
 
 def test_class_balance_caps_each_class(blobs):

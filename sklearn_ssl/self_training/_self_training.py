@@ -1,6 +1,7 @@
 """Self-training (pseudo-labelling) around any scikit-learn classifier."""
 
 import copy
+import math
 import time
 from numbers import Integral, Real
 
@@ -119,6 +120,19 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         If True, earlier pseudo-labels are predicted again each iteration and
         may change; seed 000 keeps them fixed (False).
 
+    min_labeled_fraction : float in [0, 1), default=0.125
+        Smallest share of labelled rows in each refit. Once pseudo-labels
+        outnumber the labelled rows, these are repeated a whole number of
+        times, so that they make up at least this fraction of the rows the
+        classifier is fitted on -- as FixMatch's steps draw ``B`` labelled and
+        ``mu * B`` unlabelled rows (1/8 with ``mu=7``, seed 004) whatever the
+        size of each pool. Without it the few labelled rows are drowned by
+        tens of thousands of pseudo-labels (SGDClassifier on MNIST with 1000
+        labels: +0.93 points over supervised at 0, +1.55 at 0.125). Repetition
+        rather than a larger ``sample_weight`` keeps each step of an
+        SGD-trained model small (a weight of 30 made SGDClassifier diverge
+        there). 0 fits on every row once.
+
     max_iter : int or None, default=100
         Maximum number of pseudo-labelling iterations; None runs until the
         pool is used up or nothing changes.
@@ -201,7 +215,9 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         One dict per iteration with keys ``iteration``, ``n_added``,
         ``n_relabeled``, ``n_pseudo_labeled`` (cumulative), ``mean_confidence``
         (of the added rows), ``class_counts`` (added rows per class, a dict),
-        ``fit_time`` and, with early stopping, ``validation_score``.
+        ``labeled_repeats`` (times each labelled row was in the refit, see
+        ``min_labeled_fraction``), ``fit_time`` and, with early stopping,
+        ``validation_score``.
 
     best_iteration_ : int
         With early stopping, the iteration whose classifier was kept.
@@ -252,6 +268,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         "smooth_exponent": [Interval(Real, 0, None, closed="neither")],
         "class_balance": ["boolean"],
         "relabel": ["boolean"],
+        "min_labeled_fraction": [Interval(Real, 0, 1, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left"), None],
         "refit_strategy": [StrOptions({"auto", "full", "warm_start", "partial_fit"})],
         "partial_fit_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -273,6 +290,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         smooth_exponent=1.0,
         class_balance=False,
         relabel=False,
+        min_labeled_fraction=0.125,
         max_iter=100,
         refit_strategy="auto",
         partial_fit_epochs=3,
@@ -290,6 +308,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         self.smooth_exponent = smooth_exponent
         self.class_balance = class_balance
         self.relabel = relabel
+        self.min_labeled_fraction = min_labeled_fraction
         self.max_iter = max_iter
         self.refit_strategy = refit_strategy
         self.partial_fit_epochs = partial_fit_epochs
@@ -421,7 +440,9 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
             pseudo[chosen] = True
             labeled_iter[chosen] = iteration
             tic = time.perf_counter()
-            self._fit_inner(X, y_enc, train, pseudo, confidence, base_weight, tau, user_weight)
+            repeats = self._fit_inner(
+                X, y_enc, train, pseudo, confidence, base_weight, tau, user_weight
+            )
             self.n_iter_ += 1
             record = {
                 "iteration": iteration,
@@ -437,6 +458,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
                         strict=True,
                     )
                 },
+                "labeled_repeats": repeats,
                 "fit_time": time.perf_counter() - tic,
             }
             self.history_.append(record)
@@ -493,8 +515,20 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
             weight[pseudo] = 1.0
         return weight
 
+    def _labeled_repeats(self, n_labeled, n_pseudo):
+        """Times each labelled row enters a refit so that labelled rows make up at
+        least ``min_labeled_fraction`` of it: ``n_l r / (n_l r + n_p) >= f``."""
+        f = self.min_labeled_fraction
+        if not f or not n_pseudo or not n_labeled:
+            return 1
+        return max(1, math.ceil(f * n_pseudo / ((1.0 - f) * n_labeled) - 1e-9))
+
     def _fit_inner(self, X, y_enc, train, pseudo, confidence, base_weight, tau, user_weight):
+        """Refit on the labelled and pseudo-labelled rows; return the labelled repeats."""
         rows = np.flatnonzero(train | pseudo)
+        repeats = self._labeled_repeats(int(train.sum()), int(pseudo.sum()))
+        if repeats > 1:
+            rows = np.concatenate([rows, np.tile(np.flatnonzero(train), repeats - 1)])
         X_fit = _safe_indexing(X, rows)
         y_fit = self.classes_[y_enc[rows]]
         weight = None
@@ -505,7 +539,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
             params = {} if weight is None else {"sample_weight": weight}
             for _ in range(self.partial_fit_epochs):
                 est.partial_fit(X_fit, y_fit, classes=self.classes_, **params)
-            return
+            return repeats
         params = {}
         if weight is not None:
             key = "sample_weight"
@@ -513,6 +547,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
                 key = f"{est.steps[-1][0]}__sample_weight"
             params[key] = weight
         est.fit(X_fit, y_fit, **params)
+        return repeats
 
     def _choose_refit_strategy(self):
         """Resolve ``refit_strategy`` after the first fit (see its docstring)."""
