@@ -89,6 +89,12 @@ def bench_mnist(args):
         "PseudoLabeler(sample_rate=0.04, min_labeled_fraction=0)": SelfTrainingWrapper(
             sgd, sample_rate=0.04, min_labeled_fraction=0, random_state=0
         ),
+        "PseudoLabeler(sample_rate=0.04, min_labeled_fraction=0.25)": SelfTrainingWrapper(
+            sgd, sample_rate=0.04, min_labeled_fraction=0.25, random_state=0
+        ),
+        "PseudoLabeler(min_labeled_fraction=0.25)": SelfTrainingWrapper(
+            sgd, min_labeled_fraction=0.25, random_state=0
+        ),
         "PseudoLabeler(sample_rate=RampSchedule(0.04, t1=0, t2=5))": SelfTrainingWrapper(
             sgd, sample_rate=RampSchedule(0.04, t1=0, t2=5), random_state=0
         ),
