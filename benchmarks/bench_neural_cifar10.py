@@ -34,11 +34,10 @@ import math
 import os
 import tarfile
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 
 import numpy as np
 import torch
+from _neural import fixmatch_cosine, map_jobs
 from skorch.callbacks import Callback
 
 from sklearn_ssl.datasets import hide_labels
@@ -122,8 +121,6 @@ def last_recorded(history, key):
 
 
 def make_estimator(method, args, seed, n_unlabeled):
-    from skorch.callbacks import LRScheduler
-
     from sklearn_ssl.neural import (
         FixMatchClassifier,
         FlipShift,
@@ -141,12 +138,6 @@ def make_estimator(method, args, seed, n_unlabeled):
         steps_per_epoch = max(steps_per_epoch, math.ceil(n_unlabeled / (batch * mu)))
     max_epochs = math.ceil(args.steps / steps_per_epoch)
     total = max_epochs * steps_per_epoch
-    # FixMatch's cosine decay, stepped after every batch: lr * cos(7 pi k / (16 K)).
-    schedule = LRScheduler(
-        policy="LambdaLR",
-        lr_lambda=lambda k: math.cos(7 * math.pi * k / (16 * total)),
-        step_every="batch",
-    )
     return FixMatchClassifier(
         module,
         optimizer=torch.optim.SGD,
@@ -161,7 +152,10 @@ def make_estimator(method, args, seed, n_unlabeled):
         threshold_mode="smooth" if method == "smooth" else "hard",
         weak_augmentation=FlipShift(),
         strong_augmentation=RandAugmentCutout(),
-        callbacks=[("lr_schedule", schedule), ("time_budget", TimeBudget(args.budget))],
+        callbacks=[
+            ("lr_schedule", fixmatch_cosine(total)),
+            ("time_budget", TimeBudget(args.budget)),
+        ],
         device=args.device,
         random_state=seed,
     ), total
@@ -224,11 +218,7 @@ def main():
         y_ssl = hide_labels(ys, n_per_class=25, random_state=seed)
         # uint8 images travel to the worker processes (a quarter of float32's size).
         jobs += [(m, seed, args, (Xs, y_ssl, X_test, y_test)) for m in args.methods]
-    if args.jobs > 1:
-        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-            results = list(pool.map(run_one, jobs))
-    else:
-        results = [run_one(job) for job in jobs]
+    results = map_jobs(run_one, jobs, args.jobs)
 
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device
     print(

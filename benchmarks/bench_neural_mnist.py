@@ -26,19 +26,16 @@ fit time. ``--jobs N`` fits N (method, seed) pairs at once in separate processes
 """
 
 import argparse
-import math
 import os
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 
 import numpy as np
 import torch
+from _neural import fixmatch_cosine, map_jobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from sklearn.semi_supervised import SelfTrainingClassifier
-from skorch.callbacks import Callback
 
 from sklearn_ssl.datasets import hide_labels
 from sklearn_ssl.neural import (
@@ -93,18 +90,6 @@ class _Flat:
         return self.estimator.predict(X.reshape(len(X), -1))
 
 
-class CosineDecay(Callback):
-    """FixMatch's learning-rate decay, per step: ``lr * cos(7 pi k / (16 K))`` (seed 004)."""
-
-    def on_batch_begin(self, net, training=False, **kwargs):
-        if not training:
-            return
-        total = net.max_epochs * net.steps_per_epoch_
-        factor = math.cos(7 * math.pi * min(net.n_steps_, total) / (16 * total))
-        for group in net.optimizer_.param_groups:
-            group["lr"] = net.lr * factor
-
-
 def methods(args):
     quick = args.quick
     net = dict(
@@ -114,11 +99,15 @@ def methods(args):
         max_epochs=args.epochs,
         device=args.device,
     )
-    if args.schedule == "cosine":
-        net["callbacks"] = [("lr_decay", CosineDecay())]
     t1, t2 = (20, 120) if quick else (1000, 6000)
     steps_labeled = -(-1000 // net["batch_size"])
     steps_unlabeled = -(-(args.n_train - 1000) // (net["batch_size"] * net["mu"]))
+    # The labelled-only CNN runs as many steps as the semi-supervised ones.
+    sup = {**net, "mu": 0, "max_epochs": args.epochs * steps_unlabeled // steps_labeled}
+    if args.schedule == "cosine":
+        steps = args.epochs * max(steps_labeled, steps_unlabeled)
+        net["callbacks"] = [("lr_decay", fixmatch_cosine(steps))]
+        sup["callbacks"] = [("lr_decay", fixmatch_cosine(sup["max_epochs"] * steps_labeled))]
     weak = FlipShift(flip=False)
     mlp = dict(hidden_layer_sizes=(150,), max_iter=200)
     out = {
@@ -133,10 +122,7 @@ def methods(args):
     out.update(
         {
             "CNN, labelled rows only": lambda s: FixMatchClassifier(
-                weak_augmentation=None,
-                # As many steps as the semi-supervised runs.
-                **{**net, "mu": 0, "max_epochs": args.epochs * steps_unlabeled // steps_labeled},
-                random_state=s,
+                weak_augmentation=None, **sup, random_state=s
             ),
             "PseudoLabelClassifier": lambda s: PseudoLabelClassifier(
                 rampup_start=t1, rampup_end=t2, **net, random_state=s
@@ -208,11 +194,7 @@ def main():
         for name in methods(args)
         if not args.only or args.only in name
     ]
-    if args.jobs > 1:
-        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-            results = list(pool.map(run_one, jobs))
-    else:
-        results = [run_one(job) for job in jobs]
+    results = map_jobs(run_one, jobs, args.jobs)
 
     mode = "quick" if args.quick else "full"
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device

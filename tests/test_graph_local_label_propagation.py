@@ -117,7 +117,8 @@ def test_ivf_cells_give_the_vote_weights_of_the_neighbours_found():
     expected = np.zeros((V.shape[0], len(model.classes_)))
     np.add.at(expected, (np.arange(V.shape[0])[:, None], model.labeled_y_[ind]), w)
     expected /= expected.sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(model.label_distributions_[U], expected, atol=2e-3)
+    # Measured: at most 1.1e-4 from the exact weights here (half-precision distances).
+    np.testing.assert_allclose(model.label_distributions_[U], expected, atol=5e-4)
     exact = LocalLabelPropagation().fit(X, y_ssl)
     assert np.mean(model.transduction_[U] == exact.transduction_[U]) > 0.9
 

@@ -188,6 +188,8 @@ def test_bad_input_gives_clear_errors(moons):
         FixMatchClassifier(**FAST, threshold=1.5).fit(X, y_ssl)
     with pytest.raises(ValueError, match="threshold must be below 1"):
         FixMatchClassifier(**FAST, threshold=1.0, threshold_mode="smooth").fit(X, y_ssl)
+    with pytest.raises(ValueError, match="batchnorm_recalibration"):
+        FixMatchClassifier(**FAST, batchnorm_recalibration=-1).fit(X, y_ssl)
     with pytest.raises(ValueError, match="rampup_end"):
         PseudoLabelClassifier(**FAST, rampup_start=10, rampup_end=5).fit(X, y_ssl)
     with pytest.raises(ValueError, match="one row per input row"):

@@ -214,6 +214,13 @@ def test_labelled_rows_keep_their_share_of_each_refit(blobs, fraction):
     assert clf.termination_condition_ == "all_labeled"
 
 
+@pytest.mark.parametrize("fraction", [-0.1, 1.0, "half"])
+def test_labelled_share_out_of_range_is_an_error(blobs, fraction):
+    X, _, y_ssl = blobs
+    with pytest.raises(ValueError, match="min_labeled_fraction"):
+        SelfTrainingWrapper(min_labeled_fraction=fraction).fit(X, y_ssl)
+
+
 def test_labelled_share_needs_no_sample_weight(blobs):
     # Repetition works for classifiers without sample_weight.
     X, _, y_ssl = blobs

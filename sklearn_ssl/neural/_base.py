@@ -33,6 +33,7 @@ from skorch import NeuralNetClassifier
 from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
 from skorch.dataset import Dataset, unpack_data
 from skorch.utils import to_tensor
+from torch.optim.swa_utils import update_bn
 from torch.utils.data import DataLoader
 
 from ..base import BaseSemiSupervisedClassifier
@@ -518,46 +519,27 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         During training BatchNorm averages the statistics of mixed batches (labelled,
         weakly and strongly augmented unlabelled rows) with a small momentum, and an
         averaged network (EMA, teacher) carries the student's statistics, not its own.
-        At test time the inputs are plain rows, so each network with BatchNorm layers
-        gets statistics of its own over up to ``batchnorm_recalibration`` training
-        rows, without augmentation: a cumulative average (``momentum=None``), as in
-        ``torch.optim.swa_utils.update_bn``. Networks without BatchNorm are untouched.
+        At test time the inputs are plain rows, so every registered network gets
+        statistics of its own over up to ``batchnorm_recalibration`` training rows,
+        without augmentation, with ``torch.optim.swa_utils.update_bn`` (a cumulative
+        average; networks without BatchNorm run no forward pass).
         """
         n_rows = min(self.batchnorm_recalibration, len(X))
         if n_rows < 2:
             return
-        modules = [getattr(self, name + "_") for name in self._modules]
-        modules = [m for m in modules if isinstance(m, torch.nn.Module)]
-        rows = None
-        for module in modules:
-            norms = [
-                m
-                for m in module.modules()
-                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.track_running_stats
-            ]
-            if not norms:
-                continue
-            if rows is None:
-                rows = torch.randperm(len(X))[:n_rows].sort().values.numpy()
-            momenta = [m.momentum for m in norms]
-            was_training = module.training
-            for m in norms:
-                m.reset_running_stats()
-                m.momentum = None
-            module.train()
-            step = self.batch_size * (1 + int(math.ceil(self.mu)))
-            bounds = list(range(0, n_rows, step)) + [n_rows]
-            if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
-                del bounds[-2]  # train-mode BatchNorm needs two rows per batch
-            try:
-                with torch.no_grad():
-                    for start, stop in zip(bounds[:-1], bounds[1:]):
-                        batch = torch.as_tensor(np.asarray(X[rows[start:stop]]))
-                        module(to_tensor(batch, device=self.device))
-            finally:
-                for m, momentum in zip(norms, momenta):
-                    m.momentum = momentum
-                module.train(was_training)
+        rows = torch.randperm(len(X))[:n_rows].sort().values.numpy()
+        step = self.batch_size * (1 + int(math.ceil(self.mu)))
+        bounds = list(range(0, n_rows, step)) + [n_rows]
+        if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+            del bounds[-2]  # train-mode BatchNorm needs two rows per batch
+        for name in self._modules:
+            module = getattr(self, name + "_", None)
+            if isinstance(module, torch.nn.Module):
+                batches = (
+                    torch.as_tensor(np.asarray(X[rows[start:stop]]))
+                    for start, stop in zip(bounds[:-1], bounds[1:])
+                )
+                update_bn(batches, module, device=self.device)
 
     def _after_fit(self):
         """Hook: move training-time state to plain attributes."""

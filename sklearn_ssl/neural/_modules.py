@@ -168,7 +168,8 @@ class MixedPrecision(nn.Module):
     Parameters
     ----------
     module : torch.nn.Module
-        The network (an instance).
+        The network (an instance). With ``channels_last=True`` its weights
+        are converted to that layout in place (values unchanged).
     dtype : torch.dtype, default=torch.bfloat16
         Autocast type. ``torch.float16`` on GPUs without bfloat16 (it can
         overflow without a gradient scaler; bfloat16 cannot).

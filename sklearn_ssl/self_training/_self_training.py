@@ -129,10 +129,10 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         size of each pool. Without it the few labelled rows are drowned by
         tens of thousands of pseudo-labels (SGDClassifier on MNIST with 1000
         labels and ``sample_rate=0.04``, 3 seeds: +0.93 points over supervised
-        at 0, +1.33 at 0.125). Repetition
-        rather than a larger ``sample_weight`` keeps each step of an
+        at 0, +1.33 at 0.125). Repetition rather than a larger
+        ``sample_weight`` works with any classifier and keeps each step of an
         SGD-trained model small (a weight of 30 made SGDClassifier diverge
-        there). 0 fits on every row once.
+        there). 0 fits on every row once, as seed 000's wrapper does.
 
     max_iter : int or None, default=100
         Maximum number of pseudo-labelling iterations; None runs until the
@@ -201,7 +201,9 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         rows never pseudo-labelled (and for held-out validation rows).
 
     pseudo_weight_ : ndarray of shape (n_samples,)
-        Weight of each row in the final fit (0 for rows not used).
+        Weight of each row in the final fit (0 for rows not used). Labelled
+        rows also entered that fit ``history_[-1]["labeled_repeats"]`` times
+        (see ``min_labeled_fraction``).
 
     n_iter_ : int
         Number of pseudo-labelling iterations that added or changed rows.
