@@ -75,6 +75,9 @@ def run_one(key, n_samples, seed):
     unlabeled = y_ssl == -1
     rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     est = _make_estimator(key, seed)
+    if key.endswith(("_ivf", "_hnsw")):
+        # Import faiss (~0.1 s) before the clock starts, as scikit-learn's modules are.
+        import faiss  # noqa: F401
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         start = time.perf_counter()

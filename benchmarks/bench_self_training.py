@@ -83,29 +83,36 @@ def bench_mnist(args):
     sgd = SGDClassifier(loss="log_loss", alpha=1e-5, random_state=0)
     methods = {
         "supervised": sgd,
-        "PseudoLabeler(sample_rate=0.04) [seed 000]": SelfTrainingWrapper(
+        "PseudoLabeler(sample_rate=0.04) [seed 000's rate]": SelfTrainingWrapper(
             sgd, sample_rate=0.04, random_state=0
         ),
-        "PseudoLabeler(sample_rate=0.04, min_labeled_fraction=0)": SelfTrainingWrapper(
-            sgd, sample_rate=0.04, min_labeled_fraction=0, random_state=0
+        "PseudoLabeler(sample_rate=0.04, relabel=False)": SelfTrainingWrapper(
+            sgd, sample_rate=0.04, relabel=False, random_state=0
         ),
-        "PseudoLabeler(sample_rate=0.04, min_labeled_fraction=0.25)": SelfTrainingWrapper(
-            sgd, sample_rate=0.04, min_labeled_fraction=0.25, random_state=0
-        ),
-        "PseudoLabeler(min_labeled_fraction=0.25)": SelfTrainingWrapper(
-            sgd, min_labeled_fraction=0.25, random_state=0
-        ),
-        "PseudoLabeler(sample_rate=RampSchedule(0.04, t1=0, t2=5))": SelfTrainingWrapper(
-            sgd, sample_rate=RampSchedule(0.04, t1=0, t2=5), random_state=0
+        "PseudoLabeler(sample_rate=0.04, relabel=False, min_labeled_fraction=0) [seed 000]": (
+            SelfTrainingWrapper(
+                sgd, sample_rate=0.04, relabel=False, min_labeled_fraction=0, random_state=0
+            )
         ),
         "PseudoLabeler() defaults": SelfTrainingWrapper(sgd, random_state=0),
-        "PseudoLabeler(selection='confidence')": SelfTrainingWrapper(
-            sgd, selection="confidence", random_state=0
-        ),
         "sklearn SelfTrainingClassifier(threshold=0.75)": SelfTrainingClassifier(
             sgd, threshold=0.75
         ),
     }
+    if args.extra:
+        methods.update(
+            {
+                "PseudoLabeler(sample_rate=0.04, min_labeled_fraction=0.25)": SelfTrainingWrapper(
+                    sgd, sample_rate=0.04, min_labeled_fraction=0.25, random_state=0
+                ),
+                "PseudoLabeler(sample_rate=RampSchedule(0.04, t1=0, t2=5))": SelfTrainingWrapper(
+                    sgd, sample_rate=RampSchedule(0.04, t1=0, t2=5), random_state=0
+                ),
+                "PseudoLabeler(selection='confidence')": SelfTrainingWrapper(
+                    sgd, selection="confidence", random_state=0
+                ),
+            }
+        )
     if args.only:
         methods = {
             k: v
@@ -203,6 +210,9 @@ def main():
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=None)
     parser.add_argument("--quick", action="store_true", help="MNIST on 15000 training rows")
+    parser.add_argument(
+        "--extra", action="store_true", help="MNIST: also the ramp, confidence and 0.25 variants"
+    )
     parser.add_argument(
         "--only", nargs="+", default=None, help="run only methods whose name contains one of these"
     )

@@ -240,6 +240,22 @@ def test_augmentations_keep_shapes_and_follow_their_definition():
     assert torch.allclose(ratio, torch.full((2,), 0.1), rtol=0.2)
 
 
+def test_rand_augment_magnitude_scales_the_operations():
+    images = torch.rand(64, 1, 28, 28)
+
+    def mean_change(magnitude):
+        torch.manual_seed(0)  # same operations and draws; only their size differs
+        aug = RandAugmentCutout(n_ops=1, cutout=0, flip=False, max_shift=0, magnitude=magnitude)
+        return (aug(images) - images).abs().mean().item()
+
+    torch.manual_seed(0)
+    full = RandAugmentCutout(n_ops=1, cutout=0, flip=False, max_shift=0)(images)
+    assert mean_change(1.0) == pytest.approx((full - images).abs().mean().item())
+    assert mean_change(0.2) < 0.7 * mean_change(1.0)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        RandAugmentCutout(magnitude=1.5)(images)
+
+
 def test_wide_resnet_and_small_cnn_shapes():
     assert WideResNet(n_classes=10)(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
     assert SmallCNN()(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
