@@ -15,7 +15,8 @@ Seed 000 reports 95.57% supervised and 98.46% with pseudo-labels.
 * ``MeanTeacherClassifier`` -- shift augmentation as noise, consistency 100;
 * ``FixMatchClassifier`` -- weak: shift (no flip, digits are not symmetric);
   strong: RandAugment-style operations + Cutout (no flip); tau=0.95, mu=7.
-  ``--strong-magnitude`` and ``--cutout`` make the strong view milder.
+  ``--strong-magnitude`` and ``--cutout`` make the strong view milder, ``--dropout``
+  changes the CNN's dropout (every CNN method).
 
 Full mode (for a GPU): all 60000 training images, Adam ``lr=1e-3``, batch 64,
 ``--epochs`` epochs (an epoch is one pass over the unlabelled images). Quick mode
@@ -100,6 +101,8 @@ def methods(args):
         max_epochs=args.epochs,
         device=args.device,
     )
+    if args.dropout is not None:
+        net["module__dropout"] = args.dropout  # SmallCNN's dropout (seed 000: 0.5)
     t1, t2 = (20, 120) if quick else (1000, 6000)
     steps_labeled = -(-1000 // net["batch_size"])
     steps_unlabeled = -(-(args.n_train - 1000) // (net["batch_size"] * net["mu"]))
@@ -190,6 +193,9 @@ def main():
     parser.add_argument(
         "--cutout", type=float, default=0.5, help="FixMatch's strong view: largest Cutout side"
     )
+    parser.add_argument(
+        "--dropout", type=float, default=None, help="dropout of the CNN (default: seed 000's 0.5)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.seeds = args.seeds or [0]
@@ -214,7 +220,7 @@ def main():
         f"\nMNIST, {args.n_train} training images (1000 labelled), 10000 test images, {mode} "
         f"mode, {args.epochs} epochs, {args.schedule} lr, device={device}, seeds {args.seeds}, "
         f"{args.jobs} fit(s) at once, FixMatch strong view: magnitude {args.strong_magnitude}, "
-        f"cutout {args.cutout}\n"
+        f"cutout {args.cutout}, CNN dropout {0.5 if args.dropout is None else args.dropout}\n"
     )
     print("| method | test accuracy (%) | fit time (s) |")
     print("|---|---|---|")
