@@ -157,7 +157,9 @@ def bench_digits(args):
     methods = {
         "supervised": lr,
         "PseudoLabeler() defaults": SelfTrainingWrapper(lr),
-        "PseudoLabeler(sample_rate=0.04) [seed 000]": SelfTrainingWrapper(lr, sample_rate=0.04),
+        "PseudoLabeler(sample_rate=0.04) [seed 000's rate]": SelfTrainingWrapper(
+            lr, sample_rate=0.04
+        ),
         "PseudoLabeler(selection='confidence')": SelfTrainingWrapper(lr, selection="confidence"),
         "PseudoLabeler(selection='confidence', weighting='smooth')": SelfTrainingWrapper(
             lr, selection="confidence", weighting="smooth"

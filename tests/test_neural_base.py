@@ -252,8 +252,9 @@ def test_rand_augment_magnitude_scales_the_operations():
     full = RandAugmentCutout(n_ops=1, cutout=0, flip=False, max_shift=0)(images)
     assert mean_change(1.0) == pytest.approx((full - images).abs().mean().item())
     assert mean_change(0.2) < 0.7 * mean_change(1.0)
-    with pytest.raises(ValueError, match="between 0 and 1"):
-        RandAugmentCutout(magnitude=1.5)(images)
+    for bad in (1.5, -0.1, "mild"):
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            RandAugmentCutout(magnitude=bad)(images)
 
 
 def test_wide_resnet_and_small_cnn_shapes():

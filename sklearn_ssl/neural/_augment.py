@@ -16,6 +16,7 @@ Defaults (``"auto"``), chosen from the number of dimensions of ``X`` in ``fit``:
 """
 
 import math
+from numbers import Real
 
 import torch
 from torch.nn import functional as F
@@ -260,7 +261,12 @@ class RandAugmentCutout(_Augmentation):
         self.magnitude = magnitude
 
     def __call__(self, x):
-        if not 0.0 <= self.magnitude <= 1.0:
+        magnitude = self.magnitude
+        if (
+            isinstance(magnitude, bool)
+            or not isinstance(magnitude, Real)
+            or not 0 <= magnitude <= 1
+        ):
             raise ValueError(
                 f"RandAugmentCutout(magnitude={self.magnitude!r}) must be between 0 and 1: "
                 "it is the fraction of each operation's full range (1 = FixMatch's setting)."
