@@ -257,12 +257,49 @@ def test_rand_augment_magnitude_scales_the_operations():
             RandAugmentCutout(magnitude=bad)(images)
 
 
+@pytest.mark.parametrize(
+    "augmentation, match",
+    [
+        (RandAugmentCutout(cutout=2), r"RandAugmentCutout\(cutout=2\) must be between 0 and 1"),
+        (RandAugmentCutout(cutout=None), r"cutout=None\) must be between 0 and 1"),
+        (RandAugmentCutout(max_shift=-0.1), r"max_shift=-0.1\) must be between 0 and 1"),
+        (RandAugmentCutout(n_ops=1.5), r"n_ops=1.5\) must be a non-negative integer"),
+        (RandAugmentCutout(n_ops=-1), r"n_ops=-1\) must be a non-negative integer"),
+        (FlipShift(max_shift=3), r"FlipShift\(max_shift=3\) must be between 0 and 1"),
+        (GaussianNoise(scale=-1), r"GaussianNoise\(scale=-1\) must be a number >= 0"),
+        (FeatureCorruption(noise_scale="x"), r"noise_scale='x'\) must be a number >= 0"),
+        (FeatureCorruption(corruption_rate=1.5), r"corruption_rate=1.5\) must be between 0"),
+    ],
+)
+def test_augmentations_reject_bad_parameters(augmentation, match):
+    with pytest.raises(ValueError, match=match):
+        augmentation(torch.rand(2, 1, 28, 28))
+
+
 def test_wide_resnet_and_small_cnn_shapes():
     assert WideResNet(n_classes=10)(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
     assert SmallCNN()(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     assert SmallCNN().fc1.in_features == 640  # the seed-000 network
     with pytest.raises(ValueError, match="16x16"):
         SmallCNN(image_size=8)
+
+
+def test_small_cnn_channels_last_computes_the_seed_network():
+    # SmallCNN keeps its convolutions channels-last for speed on CPU; the
+    # function must stay the seed's NCHW network, also after a pickle round trip.
+    torch.manual_seed(0)
+    net = SmallCNN().eval()
+    assert net.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.rand(5, 1, 28, 28)
+    F = torch.nn.functional
+    h = F.relu(F.max_pool2d(F.conv2d(x, net.conv1.weight.contiguous(), net.conv1.bias), 2))
+    h = F.relu(F.max_pool2d(F.conv2d(h, net.conv2.weight.contiguous(), net.conv2.bias), 2))
+    expected = net.fc2(F.relu(net.fc1(h.flatten(1))))
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), expected, rtol=1e-5, atol=1e-5)
+        restored = pickle.loads(pickle.dumps(net))
+        assert restored.conv2.weight.is_contiguous(memory_format=torch.channels_last)
+        torch.testing.assert_close(restored(x), expected, rtol=1e-5, atol=1e-5)
 
 
 class _NormFirst(torch.nn.Module):

@@ -1,5 +1,6 @@
 """Behaviour of SelfTrainingWrapper / PseudoLabeler."""
 
+import copy
 import pickle
 
 import numpy as np
@@ -257,6 +258,38 @@ def test_relabel_changes_earlier_pseudo_labels():
     sup = LogisticRegression(max_iter=1000).fit(X[y_ssl != -1], y_ssl[y_ssl != -1])
     first = fixed.labeled_iter_ == 1
     np.testing.assert_array_equal(fixed.transduction_[first], sup.predict(X[first]))
+
+
+class _RecordingLogisticRegression(LogisticRegression):
+    """LogisticRegression that keeps a copy of every model it fits."""
+
+    fitted = []
+
+    def fit(self, X, y, sample_weight=None):
+        super().fit(X, y, sample_weight=sample_weight)
+        type(self).fitted.append(copy.deepcopy(self))
+        return self
+
+
+def test_relabel_uses_the_latest_model():
+    X, y = make_blobs(n_samples=300, centers=2, cluster_std=4.0, random_state=3)
+    y_ssl = hide_labels(y, n_per_class=2, random_state=3)
+    _RecordingLogisticRegression.fitted = []
+    clf = SelfTrainingWrapper(
+        _RecordingLogisticRegression(max_iter=1000),
+        sample_rate=0.1,
+        selection="random",
+        max_iter=4,
+        random_state=0,
+    ).fit(X, y_ssl)
+    models = _RecordingLogisticRegression.fitted
+    assert clf.termination_condition_ == "max_iter" and len(models) == 5
+    # The last iteration relabelled every earlier pseudo-label, and labelled its new
+    # rows, with the model fitted just before it (the fourth fit).
+    pseudo = clf.labeled_iter_ > 0
+    np.testing.assert_array_equal(clf.transduction_[pseudo], models[-2].predict(X[pseudo]))
+    # ...which differs from what an older model says on some of these rows.
+    assert np.any(models[1].predict(X[pseudo]) != models[-2].predict(X[pseudo]))
 
 
 def test_fully_labeled_behaves_like_the_estimator():

@@ -16,7 +16,7 @@ Defaults (``"auto"``), chosen from the number of dimensions of ``X`` in ``fit``:
 """
 
 import math
-from numbers import Real
+from numbers import Integral, Real
 
 import torch
 from torch.nn import functional as F
@@ -51,6 +51,26 @@ class _Augmentation:
         return hash((type(self).__name__, tuple(sorted(vars(self).items()))))
 
 
+def _check_fraction(augmentation, name, meaning):
+    """Raise a clear error unless ``augmentation.<name>`` is a number in [0, 1]."""
+    value = getattr(augmentation, name)
+    if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value <= 1:
+        raise ValueError(
+            f"{type(augmentation).__name__}({name}={value!r}) must be between 0 and 1: "
+            f"it is {meaning}."
+        )
+
+
+def _check_nonnegative(augmentation, name, meaning):
+    """Raise a clear error unless ``augmentation.<name>`` is a number >= 0."""
+    value = getattr(augmentation, name)
+    if isinstance(value, bool) or not isinstance(value, Real) or not value >= 0:
+        raise ValueError(
+            f"{type(augmentation).__name__}({name}={value!r}) must be a number >= 0: "
+            f"it is {meaning}."
+        )
+
+
 # ---------------------------------------------------------------- tabular data
 
 
@@ -67,6 +87,7 @@ class GaussianNoise(_Augmentation):
         self.scale = scale
 
     def __call__(self, x):
+        _check_nonnegative(self, "scale", "the noise std over each feature's batch std")
         std = x.std(dim=0, unbiased=False, keepdim=True)
         return x + self.scale * std * torch.randn_like(x)
 
@@ -91,6 +112,8 @@ class FeatureCorruption(_Augmentation):
         self.corruption_rate = corruption_rate
 
     def __call__(self, x):
+        _check_nonnegative(self, "noise_scale", "the noise std over each feature's batch std")
+        _check_fraction(self, "corruption_rate", "the probability of swapping an entry")
         flat = x.reshape(x.shape[0], -1)
         donors = torch.randint(0, flat.shape[0], flat.shape, device=x.device)
         swapped = flat.gather(0, donors)
@@ -144,6 +167,7 @@ class FlipShift(_Augmentation):
 
     def __call__(self, x):
         n, _, height, width = x.shape
+        _check_fraction(self, "max_shift", "the largest shift over the image size")
         return _warp(x, _random_flip_shift(n, self.flip, self.max_shift, height, width, x.device))
 
 
@@ -261,15 +285,15 @@ class RandAugmentCutout(_Augmentation):
         self.magnitude = magnitude
 
     def __call__(self, x):
-        magnitude = self.magnitude
-        if (
-            isinstance(magnitude, bool)
-            or not isinstance(magnitude, Real)
-            or not 0 <= magnitude <= 1
-        ):
+        _check_fraction(
+            self, "magnitude", "the fraction of each operation's full range (1 = FixMatch's)"
+        )
+        _check_fraction(self, "cutout", "the largest Cutout side over the image size")
+        _check_fraction(self, "max_shift", "the largest shift over the image size")
+        if isinstance(self.n_ops, bool) or not isinstance(self.n_ops, Integral) or self.n_ops < 0:
             raise ValueError(
-                f"RandAugmentCutout(magnitude={self.magnitude!r}) must be between 0 and 1: "
-                "it is the fraction of each operation's full range (1 = FixMatch's setting)."
+                f"RandAugmentCutout(n_ops={self.n_ops!r}) must be a non-negative integer: "
+                "the number of operations applied to each image."
             )
         n, _, height, width = x.shape
         device = x.device
