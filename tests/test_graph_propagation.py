@@ -242,3 +242,26 @@ def test_ivf_index_is_exact_below_threshold():
     exact_dist, exact_ind = NearestNeighbors(n_neighbors=4).fit(X).kneighbors(X[:50])
     np.testing.assert_array_equal(ind, exact_ind)
     np.testing.assert_allclose(dist, exact_dist, atol=1e-4)
+
+
+def test_ivf_index_with_few_queries_uses_fewer_cells_and_finds_more():
+    # LocalLabelPropagation's density search: few queries (the labelled rows)
+    # against many rows. sqrt(n_probe * n_queries) cells, not sqrt(n).
+    pytest.importorskip("faiss")
+    from sklearn_ssl.graph._graph import _FaissIVF
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(20000, 16))
+    Q = rng.normal(size=(50, 16))
+    _, exact_ind = NearestNeighbors(n_neighbors=25).fit(X).kneighbors(Q)
+
+    def recall(index):
+        _, ind = index.fit(X).kneighbors(Q, 25)
+        return np.mean([len(set(a) & set(b)) / 25 for a, b in zip(ind, exact_ind)])
+
+    default = _FaissIVF(random_state=0)
+    few = _FaissIVF(n_queries=50, random_state=0)
+    default_recall, few_recall = recall(default), recall(few)
+    assert default.index_.nlist == int(np.sqrt(20000))
+    assert few.index_.nlist == int(np.sqrt(8 * 50))
+    assert few_recall > default_recall

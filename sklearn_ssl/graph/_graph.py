@@ -82,7 +82,14 @@ class _FaissIVF:
     """Approximate neighbours from a faiss inverted-file index (Euclidean).
 
     ``n_lists`` k-means cells (default ``sqrt(n)``), of which ``n_probe``
-    (default 8) are scanned per query. ``encoding="fp16"`` stores the rows in
+    (default 8) are scanned per query. Given ``n_queries`` (how many rows
+    will be searched for), the default is ``sqrt(n_probe * n_queries)`` when
+    that is smaller: assigning the rows to cells costs ``n * n_lists`` and
+    scanning ``n_queries * n_probe * n / n_lists``, so few queries call for
+    fewer, larger cells. LocalLabelPropagation's density search (2000
+    labelled rows against 198,000 unlabelled ones) then builds and searches
+    in 0.29 s instead of 0.43 s (one thread) and finds 93% of the true
+    neighbours instead of 85%. ``encoding="fp16"`` stores the rows in
     half precision (faiss' scalar quantizer): half the memory and a ~30%
     faster scan, with distances exact to about 0.3%. Half precision resolves
     about 3 significant digits of each coordinate and overflows above 65504,
@@ -94,10 +101,13 @@ class _FaissIVF:
     there than visiting cells one query at a time.
     """
 
-    def __init__(self, n_lists=None, n_probe=None, encoding="fp16", random_state=None):
+    def __init__(
+        self, n_lists=None, n_probe=None, encoding="fp16", n_queries=None, random_state=None
+    ):
         self.n_lists = n_lists
         self.n_probe = n_probe
         self.encoding = encoding
+        self.n_queries = n_queries
         self.random_state = random_state
 
     def _prepare(self, X):
@@ -129,7 +139,13 @@ class _FaissIVF:
             self.index_ = faiss.IndexFlatL2(d)
             self.index_.add(X)
             return self
-        n_lists = self.n_lists or int(np.clip(np.sqrt(n), 1, max(1, n // 40)))
+        n_probe = self.n_probe or 8
+        n_lists = self.n_lists
+        if not n_lists:
+            n_lists = np.sqrt(n)
+            if self.n_queries is not None:
+                n_lists = min(n_lists, np.sqrt(n_probe * self.n_queries))
+            n_lists = int(np.clip(n_lists, 1, max(1, n // 40)))
         rng = check_random_state(self.random_state)
         quantizer = faiss.IndexFlatL2(d)
         if self.encoding == "fp16":
@@ -145,7 +161,7 @@ class _FaissIVF:
         train = X[rng.choice(n, n_train, replace=False)] if n_train < n else X
         self.index_.train(train)
         self.index_.add(X)
-        self.index_.nprobe = min(n_lists, self.n_probe or 8)
+        self.index_.nprobe = min(n_lists, n_probe)
         return self
 
     def kneighbors(self, X, n_neighbors):

@@ -20,7 +20,13 @@ from sklearn.utils.validation import (
 
 from ..utils._labels import check_semi_supervised_y
 from ._base import BaseGraphPropagation
-from ._graph import NEIGHBORS_BACKENDS, _kneighbors, _row_blocks, check_neighbors
+from ._graph import (
+    NEIGHBORS_BACKENDS,
+    _FaissIVF,
+    _kneighbors,
+    _row_blocks,
+    check_neighbors,
+)
 
 
 def _is_dask_collection(X):
@@ -293,7 +299,10 @@ class LocalLabelPropagation(BaseGraphPropagation):
         if not self.density_weighting or not unlabeled.any():
             return np.zeros(n_lab)
         T = min(self.n_density_neighbors, int(unlabeled.sum()))
-        index = self._make_index().fit(V[unlabeled])
+        index = self._make_index()
+        if isinstance(index, _FaissIVF):
+            index.n_queries = n_lab  # few queries: fewer, larger cells (see _FaissIVF)
+        index.fit(V[unlabeled])
         results = self._parallel(
             delayed(_kneighbors)(index, V_lab[b], T) for b in _row_blocks(n_lab, self.batch_size)
         )
