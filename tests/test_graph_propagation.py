@@ -265,3 +265,23 @@ def test_ivf_index_with_few_queries_uses_fewer_cells_and_finds_more():
     assert default.index_.nlist == int(np.sqrt(20000))
     assert few.index_.nlist == int(np.sqrt(8 * 50))
     assert few_recall > default_recall
+
+
+def test_ivf_flat_scan_of_rows_of_one_norm_is_exact():
+    # Unit rows (or LocalLabelPropagation's augmented vectors) are scanned by inner
+    # product; the distances and neighbours returned must still be the Euclidean ones.
+    faiss = pytest.importorskip("faiss")
+    from sklearn_ssl.graph._graph import _FaissIVF
+
+    rng = np.random.RandomState(2)
+    X = rng.normal(size=(800, 7))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    Q = rng.normal(size=(60, 7))  # queries of any norm
+    index = _FaissIVF(random_state=0).fit(X)
+    assert isinstance(index.index_, faiss.IndexFlatIP)
+    dist, ind = index.kneighbors(Q, 5)
+    exact_dist, exact_ind = NearestNeighbors(n_neighbors=5).fit(X).kneighbors(Q)
+    np.testing.assert_array_equal(ind, exact_ind)
+    np.testing.assert_allclose(dist, exact_dist, atol=1e-4)
+    # Rows of different norms keep the Euclidean scan.
+    assert isinstance(_FaissIVF().fit(X * rng.uniform(1, 2, (800, 1))).index_, faiss.IndexFlatL2)

