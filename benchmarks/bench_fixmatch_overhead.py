@@ -128,13 +128,14 @@ def main():
     parser.add_argument(
         "--steps", type=int, default=None, help="steps per epoch (default 10 CNN, 50 MLP)"
     )
+    parser.add_argument("--models", nargs="+", choices=["cnn", "mlp"], default=["cnn", "mlp"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     batch, mu = 64, 7
     print(f"\nFixMatch step overhead, device={args.device}, torch threads={args.threads}\n")
     print("| model | rows/step | steps/epoch | ours (rows/s) | plain loop (rows/s) | ratio |")
     print("|---|---|---|---|---|---|")
-    for kind in ("cnn", "mlp"):
+    for kind in args.models:
         n_steps = (5 if args.quick else 10) if kind == "cnn" else (20 if args.quick else 50)
         n_steps = args.steps or n_steps
         n_labeled = 200  # fewer labelled batches than unlabelled ones per epoch

@@ -85,9 +85,9 @@ class GaussianNoise(_Augmentation):
 
     def __init__(self, scale=0.05):
         self.scale = scale
+        _check_nonnegative(self, "scale", "the noise std over each feature's batch std")
 
     def __call__(self, x):
-        _check_nonnegative(self, "scale", "the noise std over each feature's batch std")
         std = x.std(dim=0, unbiased=False, keepdim=True)
         return x + self.scale * std * torch.randn_like(x)
 
@@ -110,10 +110,10 @@ class FeatureCorruption(_Augmentation):
     def __init__(self, noise_scale=0.15, corruption_rate=0.1):
         self.noise_scale = noise_scale
         self.corruption_rate = corruption_rate
-
-    def __call__(self, x):
         _check_nonnegative(self, "noise_scale", "the noise std over each feature's batch std")
         _check_fraction(self, "corruption_rate", "the probability of swapping an entry")
+
+    def __call__(self, x):
         flat = x.reshape(x.shape[0], -1)
         donors = torch.randint(0, flat.shape[0], flat.shape, device=x.device)
         swapped = flat.gather(0, donors)
@@ -164,10 +164,10 @@ class FlipShift(_Augmentation):
     def __init__(self, flip=True, max_shift=0.125):
         self.flip = flip
         self.max_shift = max_shift
+        _check_fraction(self, "max_shift", "the largest shift over the image size")
 
     def __call__(self, x):
         n, _, height, width = x.shape
-        _check_fraction(self, "max_shift", "the largest shift over the image size")
         return _warp(x, _random_flip_shift(n, self.flip, self.max_shift, height, width, x.device))
 
 
@@ -283,8 +283,6 @@ class RandAugmentCutout(_Augmentation):
         self.flip = flip
         self.max_shift = max_shift
         self.magnitude = magnitude
-
-    def __call__(self, x):
         _check_fraction(
             self, "magnitude", "the fraction of each operation's full range (1 = FixMatch's)"
         )
@@ -295,6 +293,8 @@ class RandAugmentCutout(_Augmentation):
                 f"RandAugmentCutout(n_ops={self.n_ops!r}) must be a non-negative integer: "
                 "the number of operations applied to each image."
             )
+
+    def __call__(self, x):
         n, _, height, width = x.shape
         device = x.device
         n_total = _N_GEOMETRIC + len(_COLOR_OPS)

@@ -70,6 +70,9 @@ class _Cycler:
         self.buffer = indices[:0]
 
     def take(self, k):
+        if len(self.buffer) >= k:  # the usual case: one slice, no copy
+            piece, self.buffer = self.buffer[:k], self.buffer[k:]
+            return piece
         pieces, have = [], 0
         while have < k:
             if not len(self.buffer):

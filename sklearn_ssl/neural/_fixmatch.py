@@ -341,6 +341,9 @@ class FixMatchClassifier(BaseSemiSupervisedNet):
         # L_u = mean_b w(max q_b) CE(argmax q_b, f(A(u_b)))  (seed 004 / seed 002)
         per_row = F.cross_entropy(logits_strong, pseudo_labels, reduction="none")
         step["unsup_loss"] = (per_row * weight).mean()
-        step["mask_rate"] = (confidence >= self.threshold).float().mean()
+        if self.threshold_mode == "hard":  # the weight is the mask: one op less per step
+            step["mask_rate"] = weight.mean()
+        else:
+            step["mask_rate"] = (confidence >= self.threshold).float().mean()
         step["pseudo_label_counts"] = self._count_pseudo_labels(pseudo_labels, weight)
         return step
