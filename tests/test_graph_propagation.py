@@ -285,3 +285,24 @@ def test_ivf_flat_scan_of_rows_of_one_norm_is_exact():
     np.testing.assert_allclose(dist, exact_dist, atol=1e-4)
     # Rows of different norms keep the Euclidean scan.
     assert isinstance(_FaissIVF().fit(X * rng.uniform(1, 2, (800, 1))).index_, faiss.IndexFlatL2)
+
+
+def test_local_label_propagation_sizes_its_density_cells_by_the_labelled_rows(monkeypatch):
+    pytest.importorskip("faiss")
+    from sklearn_ssl.graph import LocalLabelPropagation
+    from sklearn_ssl.graph._graph import _FaissIVF
+
+    seen = []
+    fit = _FaissIVF.fit
+
+    def recording_fit(self, X):
+        seen.append((X.shape[0], self.n_queries))
+        return fit(self, X)
+
+    monkeypatch.setattr(_FaissIVF, "fit", recording_fit)
+    X, y = make_blobs(n_samples=5000, centers=3, random_state=0)
+    y_ssl = hide_labels(y, n_per_class=20, random_state=0)
+    LocalLabelPropagation(neighbors="ivf", random_state=0).fit(X, y_ssl)
+    # The density index over the 4940 unlabelled rows expects the 60 labelled rows
+    # as queries; the vote index over the labelled rows expects no hint.
+    assert seen == [(4940, 60), (60, None)]

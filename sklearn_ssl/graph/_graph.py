@@ -81,24 +81,23 @@ _FLAT_BELOW = 4096
 class _FaissIVF:
     """Approximate neighbours from a faiss inverted-file index (Euclidean).
 
-    ``n_lists`` k-means cells (default ``sqrt(n)``), of which ``n_probe``
-    (default 8) are scanned per query. Given ``n_queries`` (how many rows
-    will be searched for), the default is ``sqrt(n_probe * n_queries)`` when
-    that is smaller: assigning the rows to cells costs ``n * n_lists`` and
-    scanning ``n_queries * n_probe * n / n_lists``, so few queries call for
-    fewer, larger cells. LocalLabelPropagation's density search (2000
-    labelled rows against 198,000 unlabelled ones) then builds and searches
-    in 0.29 s instead of 0.43 s (one thread) and finds 93% of the true
-    neighbours instead of 85%. ``encoding="fp16"`` stores the rows in
-    half precision (faiss' scalar quantizer): half the memory and a ~30%
-    faster scan, with distances exact to about 0.3%. Half precision resolves
-    about 3 significant digits of each coordinate and overflows above 65504,
-    so the rows are centred on their mean (an offset of 1000 would otherwise
-    leave a resolution of 0.5) and divided by one scalar when their range is
-    large; neither changes which rows are nearest, and the distances are
-    scaled back. Below ``_FLAT_BELOW`` rows (and without an explicit
-    ``n_lists``) the search is exact: faiss' blocked flat scan costs less
-    there than visiting cells one query at a time.
+    ``n_lists`` k-means cells (default ``sqrt(n)``), of which ``n_probe`` (default
+    8) are scanned per query. Given ``n_queries`` (how many rows will be searched
+    for), the default is ``sqrt(n_probe * n_queries)`` when that is smaller:
+    assigning the rows to cells costs ``n * n_lists`` and scanning ``n_queries *
+    n_probe * n / n_lists``, so few queries call for fewer, larger cells.
+    LocalLabelPropagation's density search (2000 labelled rows against 198,000
+    unlabelled ones) then builds and searches in 0.29 s instead of 0.43 s (one
+    thread, on a loaded machine; 0.15 s in an idle 2-core fit) and finds 93% of the
+    true 25 nearest instead of 85%. ``encoding="fp16"`` stores the rows in half
+    precision (faiss' scalar quantizer): half the memory and a ~30% faster scan,
+    with distances exact to about 0.3%. Half precision resolves about 3 significant
+    digits of each coordinate and overflows above 65504, so the rows are centred on
+    their mean (an offset of 1000 would otherwise leave a resolution of 0.5) and
+    divided by one scalar when their range is large; neither changes which rows are
+    nearest, and the distances are scaled back. Below ``_FLAT_BELOW`` rows (and
+    without an explicit ``n_lists``) the search is exact: faiss' blocked flat scan
+    costs less there than visiting cells one query at a time.
     """
 
     def __init__(
@@ -219,7 +218,7 @@ class _NNDescent:
         return dist.astype(np.float64), ind.astype(np.intp)
 
 
-def check_neighbors(neighbors, *, n_jobs=None, random_state=None):
+def check_neighbors(neighbors, *, n_jobs=None, random_state=None, n_queries=None):
     """Turn the ``neighbors`` parameter into an unfitted neighbours object.
 
     Parameters
@@ -231,6 +230,9 @@ def check_neighbors(neighbors, *, n_jobs=None, random_state=None):
         Threads for the exact backend.
     random_state : int, RandomState instance or None
         Seeds the randomised backends.
+    n_queries : int, default=None
+        How many rows will be searched for, when far fewer than the rows fitted
+        (sizes the cells of ``"ivf"``; see ``_FaissIVF``).
 
     Returns
     -------
@@ -243,7 +245,7 @@ def check_neighbors(neighbors, *, n_jobs=None, random_state=None):
         if neighbors == "hnsw":
             return _FaissHNSW()
         if neighbors == "ivf":
-            return _FaissIVF(random_state=random_state)
+            return _FaissIVF(n_queries=n_queries, random_state=random_state)
         if neighbors == "nndescent":
             return _NNDescent(random_state=random_state, n_jobs=n_jobs)
         raise ValueError(

