@@ -15,6 +15,7 @@ pytest.importorskip("skorch")
 from sklearn.base import clone  # noqa: E402
 from sklearn.datasets import make_moons  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
+from skorch.callbacks import Callback  # noqa: E402
 from skorch.dataset import ValidSplit  # noqa: E402
 
 from sklearn_ssl.datasets import hide_labels  # noqa: E402
@@ -422,3 +423,80 @@ def test_mixed_precision_bad_input():
         MixedPrecision(SmallCNN)
     with pytest.raises(ValueError, match="bfloat16 or torch.float16"):
         MixedPrecision(SmallCNN(), dtype=torch.float32)
+
+
+def test_training_step_puts_labelled_rows_first(moons):
+    # A batch in any order gives the losses of the same batch with labelled rows first.
+    X, _, y_ssl = moons
+    clf = FixMatchClassifier(
+        **{**FAST, "threshold": 0.0, "max_epochs": 1},
+        weak_augmentation=None,
+        strong_augmentation=None,
+    ).fit(X, y_ssl)
+    labeled = np.flatnonzero(y_ssl != -1)[:4]
+    unlabeled = np.flatnonzero(y_ssl == -1)[:6]
+    ordered = np.r_[labeled, unlabeled]
+    mixed = np.r_[unlabeled[:3], labeled[:2], unlabeled[3:], labeled[2:]]
+    X_t = torch.as_tensor(X, dtype=torch.float32)
+    y_t = torch.as_tensor(y_ssl)
+    losses = []
+    for rows in (ordered, mixed):
+        step = clf.train_step_single((X_t[rows], y_t[rows]))
+        clf.module_.zero_grad()
+        losses.append([float(step[k].detach()) for k in ("sup_loss", "unsup_loss")])
+        assert torch.equal(step["pseudo_label_counts"].sum(), torch.tensor(6.0))
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)
+
+
+class _CountingHooks(Callback):
+    def __init__(self):
+        self.counts = {}
+
+    def _count(self, name):
+        self.counts[name] = self.counts.get(name, 0) + 1
+
+    def on_batch_end(self, net, **kwargs):
+        self._count("on_batch_end")
+
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        self._count("on_grad_computed")
+
+
+def test_callback_hooks_are_called_like_skorch_calls_them(moons):
+    # notify skips the no-op hooks of Callback only: overridden hooks, hooks set on
+    # an instance and callbacks replaced through set_params are all called.
+    X, _, y_ssl = moons
+    counting, instance = _CountingHooks(), Callback()
+    begun = []
+    instance.on_batch_begin = lambda net, **kwargs: begun.append(kwargs["training"])
+    clf = FixMatchClassifier(**FAST, callbacks=[counting, instance]).fit(X, y_ssl)
+    n_steps = 3 * clf.steps_per_epoch_
+    assert counting.counts == {"on_batch_end": n_steps, "on_grad_computed": n_steps}
+    assert begun == [True] * n_steps
+    replacement = _CountingHooks()
+    clf.set_params(callbacks=[replacement], max_epochs=1).fit(X, y_ssl)
+    assert replacement.counts["on_batch_end"] == clf.steps_per_epoch_
+    assert counting.counts["on_batch_end"] == n_steps  # the old one is not called
+    restored = pickle.loads(pickle.dumps(clf))
+    assert "_callback_hook_cache" not in vars(restored)
+    restored.partial_fit(X, y_ssl)
+    assert len(restored.history) == 2
+
+
+def test_logging_in_chunks_gives_the_per_epoch_means(moons, monkeypatch):
+    # The log sums each chunk of steps on the device; chunks of 2 steps and one
+    # chunk per epoch record the same means, and the histogram counts exactly the
+    # rows above the threshold (mask_rate * rows).
+    from sklearn_ssl.neural._callbacks import SemiSupervisedLog
+
+    X, _, y_ssl = moons
+    params = {**FAST, "threshold": 0.6}
+    whole = FixMatchClassifier(**params).fit(X, y_ssl)
+    monkeypatch.setattr(SemiSupervisedLog, "_FLUSH_EVERY", 2)
+    chunked = FixMatchClassifier(**params).fit(X, y_ssl)
+    keys = ["sup_loss", "unsup_loss", "mask_rate", "unsup_weight"]
+    np.testing.assert_allclose(whole.history[:, keys], chunked.history[:, keys], rtol=1e-5)
+    assert whole.history[:, "pseudo_label_hist"] == chunked.history[:, "pseudo_label_hist"]
+    n_rows = whole.history[-1, "train_batch_count"] * FAST["batch_size"] * FAST["mu"]
+    for row in chunked.history:
+        assert sum(row["pseudo_label_hist"]) == round(row["mask_rate"] * n_rows)

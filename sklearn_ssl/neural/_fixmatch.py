@@ -341,9 +341,10 @@ class FixMatchClassifier(BaseSemiSupervisedNet):
         # L_u = mean_b w(max q_b) CE(argmax q_b, f(A(u_b)))  (seed 004 / seed 002)
         per_row = F.cross_entropy(logits_strong, pseudo_labels, reduction="none")
         step["unsup_loss"] = (per_row * weight).mean()
-        if self.threshold_mode == "hard":  # the weight is the mask: 4 us per step, not 9
-            step["mask_rate"] = weight.mean()
+        if self.threshold_mode == "hard":
+            mask = weight  # the hard weight is the mask itself: 4 us per step, not 9
         else:
-            step["mask_rate"] = (confidence >= self.threshold).float().mean()
-        step["pseudo_label_counts"] = self._count_pseudo_labels(pseudo_labels, weight)
+            mask = (confidence >= self.threshold).to(weight.dtype)
+        step["mask_rate"] = mask.mean()
+        step["pseudo_label_counts"] = self._count_pseudo_labels(pseudo_labels, mask)
         return step

@@ -208,7 +208,5 @@ random_state, **kwargs
             "sup_loss": self.get_loss(logits_labeled, y_labeled, training=True),
             "unsup_loss": consistency,
             "unsup_weight": self.consistency_weight_at(self._schedule_time()),
-            "pseudo_label_counts": self._count_pseudo_labels(
-                teacher_labels, torch.ones_like(teacher_labels)
-            ),
+            "pseudo_label_counts": self._count_pseudo_labels(teacher_labels),
         }

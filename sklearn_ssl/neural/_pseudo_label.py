@@ -192,7 +192,5 @@ random_state, **kwargs
         # Lee eq. 15: cross-entropy of the unlabelled rows with their pseudo-labels.
         step["unsup_loss"] = F.cross_entropy(logits_unlabeled, pseudo_labels)
         step["mask_rate"] = 1.0
-        step["pseudo_label_counts"] = self._count_pseudo_labels(
-            pseudo_labels, torch.ones_like(pseudo_labels)
-        )
+        step["pseudo_label_counts"] = self._count_pseudo_labels(pseudo_labels)
         return step
