@@ -239,6 +239,17 @@ def test_augmentations_keep_shapes_and_follow_their_definition():
     delta = GaussianNoise(0.1)(wide) - wide
     ratio = delta.std(0) / wide.std(0)
     assert torch.allclose(ratio, torch.full((2,), 0.1), rtol=0.2)
+    # The batch std is the population std, also for a column far from zero.
+    from sklearn_ssl.neural._augment import _batch_std
+
+    generator = torch.Generator().manual_seed(0)
+    offset = torch.randn(300, 3, dtype=torch.float64, generator=generator)
+    offset += torch.tensor([0.0, 1e4, -1e6], dtype=torch.float64)
+    for x in (offset, offset.float(), torch.ones(1, 3)):
+        exact = x.double().std(dim=0, unbiased=False, keepdim=True)
+        ours = (_batch_std(x).double() - exact).abs()
+        torchs = (x.std(dim=0, unbiased=False, keepdim=True).double() - exact).abs()
+        assert torch.all(ours <= 4 * torchs + 1e-6 * exact + 1e-12)  # as torch.std
 
 
 def test_rand_augment_magnitude_scales_the_operations():

