@@ -287,6 +287,27 @@ def test_ivf_flat_scan_of_rows_of_one_norm_is_exact():
     assert isinstance(_FaissIVF().fit(X * rng.uniform(1, 2, (800, 1))).index_, faiss.IndexFlatL2)
 
 
+@pytest.mark.parametrize("backend", ["hnsw", "ivf"])
+@pytest.mark.parametrize("scale, offset", [(1e-4, 0.0), (1.0, 1e7), (1e3, -1e7)])
+def test_faiss_backends_find_neighbours_at_any_scale_and_offset(backend, scale, offset, moons):
+    # faiss searches in float32: data far from the origin must be centred first
+    # (resolution 1 at 1e7), and tiny data must not pass for rows of one norm
+    # (which the flat scan ranks by inner product).
+    pytest.importorskip("faiss")
+    X, _, y_ssl = moons
+    Z = X * scale + offset
+    _, exact = NearestNeighbors(n_neighbors=7).fit(Z).kneighbors(Z)
+    index = check_neighbors(backend, random_state=0).fit(Z)
+    dist, ind = index.kneighbors(Z, 7)
+    recall = np.mean([len(set(a) & set(b)) / 7 for a, b in zip(ind, exact)])
+    assert recall > 0.97
+    true = np.linalg.norm(Z[:, None, :] - Z[ind], axis=2)
+    np.testing.assert_allclose(dist, true, rtol=1e-3, atol=1e-4 * scale)
+    ref = LabelSpreading(n_neighbors=7).fit(X, y_ssl)
+    ann = LabelSpreading(n_neighbors=7, neighbors=backend, random_state=0).fit(Z, y_ssl)
+    assert np.mean(ann.transduction_ == ref.transduction_) > 0.97
+
+
 def test_local_label_propagation_sizes_its_density_cells_by_the_labelled_rows(monkeypatch):
     pytest.importorskip("faiss")
     from sklearn_ssl.graph import LocalLabelPropagation

@@ -49,6 +49,17 @@ def _import_optional(module, extra):
         ) from exc
 
 
+def _centred_float32(X, shift):
+    """``X - shift`` as contiguous float32, subtracting in float64.
+
+    The approximate backends search in float32, whose resolution at 1e7 is 1: rows
+    centred on their training mean keep their distances (a translation changes
+    none) and the digits that tell neighbours apart.
+    """
+    X = np.asarray(X, dtype=np.float64) - shift
+    return np.ascontiguousarray(X, dtype=np.float32)
+
+
 class _FaissHNSW:
     """Approximate neighbours from a faiss HNSW index (Euclidean)."""
 
@@ -59,7 +70,8 @@ class _FaissHNSW:
 
     def fit(self, X):
         faiss = _import_optional("faiss", "ann")
-        X = np.ascontiguousarray(X, dtype=np.float32)
+        self.shift_ = np.asarray(X, dtype=np.float64).mean(axis=0)
+        X = _centred_float32(X, self.shift_)
         self.index_ = faiss.IndexHNSWFlat(X.shape[1], self.n_links)
         self.index_.hnsw.efConstruction = self.ef_construction
         self.index_.add(X)
@@ -68,7 +80,7 @@ class _FaissHNSW:
 
     def kneighbors(self, X, n_neighbors):
         self.index_.hnsw.efSearch = max(self.ef_search, 2 * n_neighbors)
-        dist2, ind = self.index_.search(np.ascontiguousarray(X, dtype=np.float32), n_neighbors)
+        dist2, ind = self.index_.search(_centred_float32(X, self.shift_), n_neighbors)
         return _clean_faiss_result(dist2, ind)
 
 
@@ -110,44 +122,56 @@ class _FaissIVF:
         self.random_state = random_state
 
     def _prepare(self, X):
-        X = np.asarray(X, dtype=np.float32)
+        if self.shift_ is None:  # rows of one norm, searched by inner product
+            return np.ascontiguousarray(X, dtype=np.float32)
+        X = _centred_float32(X, self.shift_)
         if not self.half_:
-            return np.ascontiguousarray(X)
-        X = (X - self.shift_) / self.scale_
+            return X
+        X /= self.scale_
         if X.shape[1] % 8:
             # faiss' SIMD scan of half-precision codes needs a multiple of 8
             # dimensions (otherwise it is ~4x slower); zero columns change no distance.
             X = np.pad(X, ((0, 0), (0, 8 - X.shape[1] % 8)))
-        return np.ascontiguousarray(X, dtype=np.float32)
+        return np.ascontiguousarray(X)
 
     def fit(self, X):
         faiss = _import_optional("faiss", "ann")
-        X = np.asarray(X, dtype=np.float32)
+        X = np.asarray(X, dtype=np.float64)
         n = X.shape[0]
         self.n_samples_fit_ = n
         flat = self.n_lists is None and n < _FLAT_BELOW
         self.half_ = self.encoding == "fp16" and not flat
+        self.norm2_ = None
+        self.scale_ = 1.0
+        self.shift_ = X.mean(axis=0) if n else np.zeros(X.shape[1])
+        if flat:
+            sq = np.einsum("ij,ij->i", X, X)
+            # Mean squared distance of the rows to their mean: the scale of the
+            # distances that rank neighbours.
+            spread = float(np.square(X - self.shift_).sum(axis=1).mean()) if n else 0.0
+            if spread > 0 and np.ptp(sq) <= 1e-6 * spread:
+                # Rows of one norm (unit rows; LocalLabelPropagation's augmented
+                # vectors): |q - x|^2 = |q|^2 + c - 2 q.x ranks like -q.x, and faiss'
+                # inner-product scan skips the norm arithmetic (0.48 s against 0.54 s
+                # for 198,000 queries against 2,000 rows). The norms must agree to a
+                # millionth of the distances' scale, not of the norms: rows offset by
+                # 1e7 have nearly equal norms and are not on a sphere. Not centred:
+                # centring would give the rows different norms.
+                self.norm2_ = float(sq.mean())
+                self.shift_ = None
+                X = self._prepare(X)
+                self.index_ = faiss.IndexFlatIP(X.shape[1])
+            else:
+                X = self._prepare(X)
+                self.index_ = faiss.IndexFlatL2(X.shape[1])
+            self.index_.add(X)
+            return self
         if self.half_:
-            self.shift_ = X.mean(axis=0)
             # Keep |coordinates| well below fp16's 65504 (squared distances stay float32).
             reach = np.maximum(X.max(axis=0) - self.shift_, self.shift_ - X.min(axis=0))
             self.scale_ = max(1.0, float(reach.max()) / 1e4)
         X = self._prepare(X)
         d = X.shape[1]
-        self.norm2_ = None
-        if flat:
-            sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
-            if n and np.ptp(sq) <= 1e-6 * max(1.0, float(sq.max())):
-                # Rows of one norm (unit rows; LocalLabelPropagation's augmented
-                # vectors): |q - x|^2 = |q|^2 + c - 2 q.x ranks like -q.x, and faiss'
-                # inner-product scan skips the norm arithmetic (0.48 s against 0.54 s
-                # for 198,000 queries against 2,000 rows).
-                self.norm2_ = float(sq.mean())
-                self.index_ = faiss.IndexFlatIP(d)
-            else:
-                self.index_ = faiss.IndexFlatL2(d)
-            self.index_.add(X)
-            return self
         n_probe = self.n_probe or 8
         n_lists = self.n_lists
         if not n_lists:
@@ -179,7 +203,7 @@ class _FaissIVF:
         if self.norm2_ is not None:  # inner products -> squared distances
             dist2 = np.einsum("ij,ij->i", X, X)[:, None] + (self.norm2_ - 2.0 * dist2)
         dist, ind = _clean_faiss_result(dist2, ind)
-        if self.half_ and self.scale_ != 1.0:
+        if self.scale_ != 1.0:
             dist *= self.scale_
         return dist, ind
 
@@ -204,8 +228,9 @@ class _NNDescent:
     def fit(self, X):
         pynndescent = _import_optional("pynndescent", "ann")
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        self.shift_ = np.asarray(X, dtype=np.float64).mean(axis=0)
         self.index_ = pynndescent.NNDescent(
-            np.asarray(X, dtype=np.float32),
+            _centred_float32(X, self.shift_),
             n_neighbors=self.n_neighbors,
             random_state=int(seed),
             n_jobs=self.n_jobs or 1,
@@ -214,7 +239,7 @@ class _NNDescent:
         return self
 
     def kneighbors(self, X, n_neighbors):
-        ind, dist = self.index_.query(np.asarray(X, dtype=np.float32), k=n_neighbors)
+        ind, dist = self.index_.query(_centred_float32(X, self.shift_), k=n_neighbors)
         return dist.astype(np.float64), ind.astype(np.intp)
 
 
