@@ -23,6 +23,7 @@ from sklearn_ssl.utils import check_semi_supervised_y, is_labeled
         (np.array([0.5, 1.5, -1.0]), [0.5, 1.5]),
         (np.array(["a", "b", -1], dtype=object), ["a", "b"]),
         (np.array([3, 5, -1], dtype=np.int8), [3, 5]),
+        (np.array([3, 5, -1], dtype=object), [3, 5]),  # y.astype(object)
     ],
 )
 def test_labels_of_any_type(y, expected_classes):
@@ -50,6 +51,7 @@ def test_object_marker_is_the_integer_not_the_string():
         ([0.0, np.nan, 1.0], "NaN"),
         (np.array(["a", None, "b"], dtype=object), "None or NaN"),
         (np.array(["a", 2, -1], dtype=object), "mixes string"),
+        (np.array(["cat", "-1", "dog"], dtype=object), "no integer -1"),
         (np.zeros((3, 2)), "1d array"),
         ([], "empty"),
     ],
@@ -57,6 +59,21 @@ def test_object_marker_is_the_integer_not_the_string():
 def test_bad_targets_have_clear_errors(y, match):
     with pytest.raises(ValueError, match=match):
         check_semi_supervised_y(y)
+
+
+def test_label_columns_from_pandas():
+    # A CSV label column with -1 is read as strings: the '-1' rows must not become
+    # a class. Integer labels in an object column are numbers again.
+    X = np.array([[0.0, 0], [0, 1], [5, 5], [5, 6], [0, 0.5], [5, 5.5]])
+    strings = pd.Series(["cat", "cat", "dog", "dog", "-1", "-1"])
+    with pytest.raises(ValueError, match="no integer -1"):
+        SelfTrainingWrapper().fit(X, strings)
+    fixed = strings.astype(object).where(strings != "-1", -1)
+    model = SelfTrainingWrapper().fit(X, fixed)
+    assert model.classes_.tolist() == ["cat", "dog"]
+    numbers = pd.Series([0, 0, 1, 1, -1, -1], dtype=object)
+    model = SelfTrainingWrapper().fit(X, numbers)
+    assert model.classes_.tolist() == [0, 1] and model.classes_.dtype.kind == "i"
 
 
 def test_single_class_allowed_when_asked():

@@ -168,6 +168,21 @@ def test_meta_estimator_predicts_new_rows(blobs):
     assert not hasattr(LocalLabelPropagation(KNeighborsClassifier()), "decision_function")
 
 
+def test_meta_estimator_checks_new_rows_like_fit(blobs):
+    # The estimator sees validated arrays; reordered or missing columns must fail
+    # here, not be predicted silently.
+    pd = pytest.importorskip("pandas")
+    X, _, y_ssl = blobs
+    frame = pd.DataFrame(X, columns=list("abcde"))
+    model = LocalLabelPropagation(LogisticRegression(max_iter=500)).fit(frame, y_ssl)
+    np.testing.assert_array_equal(model.predict(frame), model.estimator_.predict(X))
+    for method in ("predict", "predict_proba"):
+        with pytest.raises(ValueError, match="feature names should match"):
+            getattr(model, method)(frame[list("edcba")])
+        with pytest.raises(ValueError, match="5 features"):
+            getattr(model, method)(X[:, :3])
+
+
 class EmbeddingLogisticRegression(LogisticRegression):
     """A classifier whose ``transform`` is its decision function (an embedding)."""
 

@@ -523,7 +523,9 @@ class LocalLabelPropagation(BaseGraphPropagation):
         """
         check_is_fitted(self)
         if self.estimator is not None:
-            return self.estimator_.predict_proba(X)
+            # The checks fit made (feature names and count): the estimator was fitted
+            # on the validated array, so it cannot tell reordered columns apart.
+            return self.estimator_.predict_proba(validate_data(self, X, reset=False))
         return super().predict_proba(X)
 
     def predict(self, X):
@@ -541,7 +543,9 @@ class LocalLabelPropagation(BaseGraphPropagation):
         """
         check_is_fitted(self)
         if self.estimator is not None:
-            return self.estimator_.predict(X)
+            # The checks fit made (feature names and count): the estimator was fitted
+            # on the validated array, so it cannot tell reordered columns apart.
+            return self.estimator_.predict(validate_data(self, X, reset=False))
         return super().predict(X)
 
     def __sklearn_tags__(self):

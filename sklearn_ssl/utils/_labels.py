@@ -145,6 +145,22 @@ def check_semi_supervised_y(y, *, allow_single_class=False, allow_all_labeled=Tr
             raise ValueError(
                 "y contains None or NaN. Mark unlabelled rows with the integer -1 instead."
             )
+        if all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in y_arr):
+            # Numbers in an object array (y.astype(object), a pandas object column):
+            # scikit-learn cannot tell their target type, so make them numeric again.
+            y_arr = np.array(y_arr.tolist())
+        elif not any(_is_marker(v) for v in y_arr) and any(
+            isinstance(v, str) and v == "-1" for v in y_arr
+        ):
+            # pandas reads a label column with -1 as strings (dtype str or object):
+            # '-1' is then a class name, and no row would be unlabelled.
+            raise ValueError(
+                "y holds strings, one of which is '-1', and no integer -1. The unlabelled "
+                "marker must be the integer -1; a string column (e.g. read by pandas from a "
+                "CSV file) turns it into the string '-1'. Replace it: "
+                "y = y.astype(object).where(y != '-1', -1) for a pandas Series, or "
+                "y[y == '-1'] = -1 on an object array."
+            )
 
     labeled = is_labeled(y_arr)
     n_labeled = int(labeled.sum())
