@@ -206,3 +206,21 @@ def test_pandas_input_and_no_mutation():
     pd.testing.assert_series_equal(y_ssl, y_before)
     assert clf.feature_names_in_.tolist() == X.columns.tolist()
     assert clf.score(X, y) > 0.8
+
+
+@pytest.mark.filterwarnings("ignore:The least populated class")
+@pytest.mark.parametrize("counts", [[6, 2], [10, 10, 2], [2, 2, 2]])
+def test_folds_stay_stratified_when_a_class_is_small(counts):
+    # Rows sorted by class, one class with fewer rows than folds: the other
+    # classes are still stratified and no training set loses a class of >= 2 rows.
+    y = np.concatenate([np.full(c, k) for k, c in enumerate(counts)] + [np.full(30, -1)])
+    X = np.zeros((y.shape[0], 1))
+    cv = LabeledStratifiedKFold(n_splits=3)
+    folds = list(cv.split(X, y))
+    assert len(folds) == 3
+    for train, test in folds:
+        assert set(y[train][y[train] != -1]) == set(range(len(counts)))
+        for k, c in enumerate(counts):
+            assert np.sum(y[test] == k) in (c // 3, -(-c // 3))  # floor or ceil of c / 3
+    tested = np.sort(np.concatenate([test for _, test in folds]))
+    np.testing.assert_array_equal(tested, np.flatnonzero(y != -1))

@@ -17,7 +17,9 @@ class LabeledStratifiedKFold(BaseCrossValidator):
     score). This splitter stratifies the *labelled* rows over the folds, so
     every test fold holds labelled rows of every class that has at least
     ``n_splits`` of them, and places the unlabelled rows according to
-    ``unlabeled``.
+    ``unlabeled``. A class with fewer rows than folds is spread over as many
+    test folds as it has rows (scikit-learn's ``StratifiedKFold`` warns then), so
+    every training set keeps some of it when it has at least two rows.
 
     Parameters
     ----------
@@ -84,13 +86,22 @@ class LabeledStratifiedKFold(BaseCrossValidator):
             )
         rng = check_random_state(self.random_state) if self.shuffle else None
         seed = None if rng is None else rng.randint(np.iinfo(np.int32).max)
-        counts = np.bincount(y_enc[lab_idx])
-        if counts.min() >= self.n_splits:
+        y_lab = y_enc[lab_idx]
+        if np.bincount(y_lab).max() >= self.n_splits:
+            # Stratified even when a class has fewer rows than folds (scikit-learn
+            # warns then): the other classes keep their share in every fold.
             lab_cv = StratifiedKFold(self.n_splits, shuffle=self.shuffle, random_state=seed)
+            lab_folds = [test for _, test in lab_cv.split(lab_idx, y_lab)]
         else:
-            # Too few rows of some class to stratify: fall back to plain K-fold.
-            lab_cv = KFold(self.n_splits, shuffle=self.shuffle, random_state=seed)
-        lab_folds = [test for _, test in lab_cv.split(lab_idx, y_enc[lab_idx])]
+            # Every class has fewer rows than folds: deal the rows class by class, so
+            # that no test fold takes all of a class that another fold lacks.
+            order = np.arange(y_lab.shape[0])
+            if rng is not None:
+                order = np.random.RandomState(seed).permutation(order)
+            order = order[np.argsort(y_lab[order], kind="stable")]
+            fold_of = np.empty(y_lab.shape[0], dtype=int)
+            fold_of[order] = np.arange(y_lab.shape[0]) % self.n_splits
+            lab_folds = [np.flatnonzero(fold_of == k) for k in range(self.n_splits)]
         if self.unlabeled == "split" and unl_idx.shape[0] >= self.n_splits:
             unl_cv = KFold(self.n_splits, shuffle=self.shuffle, random_state=seed)
             unl_folds = [test for _, test in unl_cv.split(unl_idx)]
