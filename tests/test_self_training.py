@@ -383,6 +383,49 @@ def test_early_stopping_keeps_the_best_iteration(blobs):
     assert (clf.labeled_iter_ > clf.best_iteration_).sum() == 0
 
 
+def test_early_stopping_reports_the_labels_of_the_kept_model():
+    # With relabel=True, later iterations change earlier pseudo-labels; after
+    # stopping early, transduction_ and pseudo_weight_ must be those the kept
+    # classifier was fitted on: refitting on them reproduces it.
+    from sklearn.datasets import load_digits
+    from sklearn.naive_bayes import GaussianNB
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:800], y[:800]
+    y_ssl = hide_labels(y, n_per_class=8, random_state=0)
+    params = dict(early_stopping=True, n_iter_no_change=2, sample_rate=0.1, random_state=5)
+    clf = SelfTrainingWrapper(GaussianNB(), **params).fit(X, y_ssl)
+    assert clf.termination_condition_ == "early_stopping" and clf.best_iteration_ >= 1
+    stopped = SelfTrainingWrapper(GaussianNB(), **{**params, "max_iter": clf.best_iteration_})
+    stopped.set_params(n_iter_no_change=100).fit(X, y_ssl)
+    np.testing.assert_array_equal(clf.transduction_, stopped.transduction_)
+    np.testing.assert_allclose(clf.pseudo_weight_, stopped.pseudo_weight_)
+    used = clf.transduction_ != -1
+    refit = GaussianNB().fit(X[used], clf.transduction_[used])
+    np.testing.assert_array_equal(refit.predict(X), clf.predict(X))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_auto_refit_keeps_a_classifier_that_stops_early(blobs):
+    # partial_fit has no validation split: MLPClassifier refuses it, SGDClassifier
+    # ignores early stopping. "auto" picks warm_start; asking for partial_fit fails.
+    from sklearn.neural_network import MLPClassifier
+
+    X, _, y_ssl = blobs
+    mlp = MLPClassifier(early_stopping=True, max_iter=50, random_state=0)
+    clf = SelfTrainingWrapper(mlp, max_iter=2, sample_rate=0.3).fit(X, y_ssl)
+    assert clf.refit_strategy_ == "warm_start" and clf.n_iter_ == 2
+    sgd = SelfTrainingWrapper(
+        SGDClassifier(loss="log_loss", early_stopping=True, validation_fraction=0.5), max_iter=1
+    ).fit(X, y_ssl)
+    assert sgd.refit_strategy_ == "warm_start"
+    with pytest.raises(ValueError, match="cannot keep SGDClassifier's early_stopping"):
+        SelfTrainingWrapper(
+            SGDClassifier(loss="log_loss", early_stopping=True, validation_fraction=0.5),
+            refit_strategy="partial_fit",
+        ).fit(X, y_ssl)
+
+
 def test_verbose_lines_and_display(blobs, capsys):
     X, _, y_ssl = blobs
     clf = SelfTrainingWrapper(sample_rate=0.5, verbose=2).fit(X, y_ssl)

@@ -160,8 +160,9 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
           models (SGDClassifier, Perceptron, MLPClassifier).
         - ``"auto"``: ``"partial_fit"`` for classifiers that have
           ``partial_fit`` and ``warm_start`` and learn coefficients (``coef_``
-          or ``coefs_``), ``"warm_start"`` for other coefficient models with
-          ``warm_start``, else ``"full"``. Ensembles, where ``warm_start``
+          or ``coefs_``) and do not stop early (``early_stopping=True`` needs
+          the validation split of ``fit``), ``"warm_start"`` for other
+          coefficient models with ``warm_start``, else ``"full"``. Ensembles, where ``warm_start``
           means "add members", and naive Bayes, whose ``partial_fit``
           accumulates counts, are refitted in full.
 
@@ -405,7 +406,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         self.history_ = []
         best = None
         if self.early_stopping:
-            best = self._track_validation(X, y, val_rows, None, 0)
+            best = self._track_validation(X, y, val_rows, None, 0, y_enc, confidence)
 
         self.n_iter_ = 0
         self.termination_condition_ = "max_iter"
@@ -473,7 +474,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
             self.history_.append(record)
             self._report(progress, record)
             if self.early_stopping:
-                best = self._track_validation(X, y, val_rows, best, iteration)
+                best = self._track_validation(X, y, val_rows, best, iteration, y_enc, confidence)
                 if iteration - best["iteration"] >= self.n_iter_no_change:
                     self.termination_condition_ = "early_stopping"
                     break
@@ -484,8 +485,10 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
             progress.close()
 
         if self.early_stopping and best["iteration"] != iteration:
-            # Keep the best iteration: its classifier and the rows it was fitted on.
+            # Keep the best iteration: its classifier and the rows and labels it was
+            # fitted on (relabel=True changes earlier pseudo-labels afterwards).
             self.estimator_ = best["estimator"]
+            y_enc, confidence = best["y_enc"], best["confidence"]
             later = labeled_iter > best["iteration"]
             pseudo[later] = False
             labeled_iter[later] = -1
@@ -565,8 +568,10 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         has_partial = hasattr(est, "partial_fit")
         learns_coef = hasattr(est, "coef_") or hasattr(est, "coefs_")
         strategy = self.refit_strategy
+        # partial_fit ignores early stopping (SGDClassifier) or refuses it (MLPClassifier).
+        stops_early = bool(est.get_params(deep=False).get("early_stopping", False))
         if strategy == "auto":
-            if has_partial and has_warm and learns_coef:
+            if has_partial and has_warm and learns_coef and not stops_early:
                 strategy = "partial_fit"
             elif has_warm and learns_coef:
                 strategy = "warm_start"
@@ -583,6 +588,12 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
             raise ValueError(
                 f"refit_strategy='partial_fit' needs a classifier with partial_fit; "
                 f"{type(est).__name__} has none. Use 'full' or 'auto'."
+            )
+        if strategy == "partial_fit" and stops_early:
+            raise ValueError(
+                f"refit_strategy='partial_fit' cannot keep {type(est).__name__}'s "
+                "early_stopping=True: partial_fit has no validation split. Use "
+                "'warm_start' or 'auto' (which picks it), or set early_stopping=False."
             )
         self.refit_strategy_ = strategy
 
@@ -636,7 +647,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
             )
         return np.sort(np.concatenate(rows))
 
-    def _track_validation(self, X, y, val_rows, best, iteration):
+    def _track_validation(self, X, y, val_rows, best, iteration, y_enc, confidence):
         score = float(np.mean(self.estimator_.predict(_safe_indexing(X, val_rows)) == y[val_rows]))
         if self.history_:
             self.history_[-1]["validation_score"] = score
@@ -645,6 +656,8 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
                 "score": score,
                 "iteration": iteration,
                 "estimator": copy.deepcopy(self.estimator_),
+                "y_enc": y_enc.copy(),
+                "confidence": confidence.copy(),
             }
         return best
 
