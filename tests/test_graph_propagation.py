@@ -1,6 +1,7 @@
 """LabelPropagation, LabelSpreading and the kNN graph builder."""
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -327,3 +328,33 @@ def test_local_label_propagation_sizes_its_density_cells_by_the_labelled_rows(mo
     # The density index over the 4940 unlabelled rows expects the 60 labelled rows
     # as queries; the vote index over the labelled rows expects no hint.
     assert seen == [(4940, 60), (60, None)]
+
+
+def test_label_spreading_reaches_rows_whose_mass_underflows():
+    # A chain of 1200 points labelled at its ends: with alpha=0.2 the mass shrinks
+    # about 10x per hop and underflows after ~320 hops. Every row is connected to a
+    # label, so every row must get one (the nearer end's), not the prior fallback.
+    X = np.arange(1200.0)[:, None]
+    y = np.full(1200, -1)
+    y[0], y[-1] = 0, 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnreachedRowsWarning)
+        model = LabelSpreading(n_neighbors=2, max_iter=3000).fit(X, y)
+    assert not model.unreached_.any()
+    np.testing.assert_array_equal(model.transduction_, np.repeat([0, 1], 600))
+    assert model.n_iter_ > 600  # the far half is reached only after ~600 steps
+    # Rows that max_iter leaves unreached stay flagged (no rerun for them).
+    with pytest.warns(UnreachedRowsWarning):
+        short = LabelSpreading(n_neighbors=2, max_iter=30).fit(X, y)
+    assert short.unreached_.sum() > 1000
+
+
+def test_label_spreading_with_exponents_matches_the_plain_iteration(moons, monkeypatch):
+    from sklearn_ssl.graph import _label_spreading
+
+    X, _, y_ssl = moons
+    plain = LabelSpreading(n_neighbors=7).fit(X, y_ssl)
+    monkeypatch.setattr(_label_spreading, "_TINY_MASS", 1e300)  # every row takes the rerun
+    scaled = LabelSpreading(n_neighbors=7).fit(X, y_ssl)
+    np.testing.assert_allclose(scaled.label_distributions_, plain.label_distributions_, atol=1e-12)
+    assert scaled.n_iter_ == plain.n_iter_

@@ -241,21 +241,10 @@ class BaseKNNPropagation(BaseGraphPropagation):
 
         Y = np.zeros((X.shape[0], n_classes))
         Y[labeled, y_encoded[labeled]] = 1.0
-        F = Y.copy()
-        P = _row_normalize(F)
-        self.n_iter_ = 0
-        for _ in range(self.max_iter):
-            F = self._propagate(operator, F, Y)
-            # Compare normalised distributions: mass far from the labels is tiny
-            # (alpha^hops), but a row reached for the first time moves by ~1, so
-            # the loop runs until every reachable row is reached.
-            P_new = _row_normalize(F)
-            delta = np.abs(P_new - P).max()
-            P = P_new
-            self.n_iter_ += 1
-            if delta < self.tol:
-                break
-        else:
+        step = lambda F: self._propagate(operator, F, Y)  # noqa: E731
+        F, delta = self._iterate(step, Y.copy(), _row_normalize)
+        F, delta = self._after_propagation(operator, F, Y, delta)
+        if delta >= self.tol:
             warnings.warn(
                 f"{type(self).__name__} did not converge in max_iter={self.max_iter} "
                 f"iterations (last change {delta:.2g} > tol={self.tol}). Increase max_iter.",
@@ -263,6 +252,31 @@ class BaseKNNPropagation(BaseGraphPropagation):
             )
         self._set_label_distributions(F, y_encoded, labeled)
         return self
+
+    def _iterate(self, step, state, distributions):
+        """Apply ``step`` until the class distributions move by less than ``tol``.
+
+        Returns the last state and the last change (``inf`` without iterations).
+        """
+        # Compare normalised distributions: mass far from the labels is tiny
+        # (alpha^hops), but a row reached for the first time moves by ~1, so the
+        # loop runs until every reachable row is reached.
+        P = distributions(state)
+        delta = np.inf
+        self.n_iter_ = 0
+        for _ in range(self.max_iter):
+            state = step(state)
+            P_new = distributions(state)
+            delta = np.abs(P_new - P).max() if P.size else 0.0
+            P = P_new
+            self.n_iter_ += 1
+            if delta < self.tol:
+                break
+        return state, delta
+
+    def _after_propagation(self, operator, F, Y, delta):
+        """Hook: the scores and last change to keep (LabelSpreading rescues underflow)."""
+        return F, delta
 
     def _predict_scores(self, X):
         precomputed = self.kernel == "precomputed"

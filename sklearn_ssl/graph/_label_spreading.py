@@ -6,7 +6,11 @@ import numpy as np
 from scipy import sparse
 from sklearn.utils._param_validation import Interval
 
-from ._base import BaseKNNPropagation
+from ._base import BaseKNNPropagation, _row_normalize
+
+# Below this row mass LabelSpreading reruns with per-row exponents (subnormal
+# numbers start at 2.2e-308 and keep fewer digits).
+_TINY_MASS = 1e-250
 
 
 class LabelSpreading(BaseKNNPropagation):
@@ -139,3 +143,54 @@ class LabelSpreading(BaseKNNPropagation):
     def _propagate(self, operator, F, Y):
         # F <- alpha S F + (1 - alpha) Y (Zhou et al., 2004, step 3).
         return self.alpha * (operator @ F) + (1.0 - self.alpha) * Y
+
+    def _after_propagation(self, operator, F, Y, delta):
+        # Each hop multiplies the mass by about alpha / n_neighbors, so rows a few
+        # hundred hops from any label underflow to 0 (or to subnormal numbers with
+        # few digits) although the graph connects them. Their frontier shows as rows
+        # of positive but tiny mass (a hop cannot jump from 1e-250 to 0; rows that
+        # max_iter or a label-free component leave at 0 border rows of ordinary
+        # mass). Then run again with a per-row exponent.
+        mass = F.sum(axis=1)
+        if not np.any((mass > 0) & (mass <= _TINY_MASS)):
+            return F, delta
+        labeled = Y.any(axis=1)
+        start = (Y.copy(), np.where(labeled, 0.0, -np.inf))
+        (G, _), delta = self._iterate(
+            lambda state: self._scaled_step(operator, state, Y, labeled),
+            start,
+            lambda state: _row_normalize(state[0]),
+        )
+        return G, delta
+
+    def _scaled_step(self, S, state, Y, labeled):
+        """One step of eq. 3 on ``F = 2^e G`` (rows of ``G`` scaled to a maximum of 1).
+
+        Row ``i`` of ``S F`` is ``2^m_i sum_j S_ij 2^(e_j - m_i) G_j`` with ``m_i`` the
+        largest exponent among its neighbours: every term is at most 1, so nothing
+        underflows that matters to the row (terms below 2^-1074 of its largest are lost).
+        """
+        G, e = state
+        counts = np.diff(S.indptr)
+        e_neighbors = e[S.indices]
+        m = np.full(S.shape[0], -np.inf)
+        rows = np.flatnonzero(counts)
+        if rows.size:
+            m[rows] = np.maximum.reduceat(e_neighbors, S.indptr[rows])
+        m_repeated = np.repeat(m, counts)
+        with np.errstate(invalid="ignore"):
+            scale = np.exp2(e_neighbors - m_repeated)
+        scale[~np.isfinite(m_repeated)] = 0.0  # no reached neighbour
+        H = self.alpha * (sparse.csr_matrix((S.data * scale, S.indices, S.indptr), S.shape) @ G)
+        exponent = m.copy()
+        # Labelled rows add (1 - alpha) Y_i, at exponent 0.
+        lift = np.exp2(np.minimum(m[labeled], 1000.0))[:, None]
+        H[labeled] = lift * H[labeled] + (1.0 - self.alpha) * Y[labeled]
+        exponent[labeled] = 0.0
+        top = H.max(axis=1)
+        reached = top > 0
+        G_new = np.zeros_like(H)
+        G_new[reached] = H[reached] / top[reached, None]
+        e_new = np.full(S.shape[0], -np.inf)
+        e_new[reached] = exponent[reached] + np.log2(top[reached])
+        return G_new, e_new
