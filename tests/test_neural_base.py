@@ -17,6 +17,7 @@ from sklearn.datasets import make_moons  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 from skorch.callbacks import Callback  # noqa: E402
 from skorch.dataset import ValidSplit  # noqa: E402
+from torch.utils.data import Subset  # noqa: E402
 
 from sklearn_ssl.datasets import hide_labels  # noqa: E402
 from sklearn_ssl.neural import (  # noqa: E402
@@ -133,6 +134,14 @@ def test_partial_fit_and_warm_start_continue_training(moons):
     assert clf.n_steps_ == 2 * steps
     clf.set_params(warm_start=True).fit(X, y_ssl)
     assert clf.n_steps_ == 3 * steps
+    # Data the trained network cannot take is refused and leaves it usable.
+    expected = clf.predict_proba(X)
+    with pytest.raises(ValueError, match="features"):
+        clf.fit(np.c_[X, X], y_ssl)
+    with pytest.raises(ValueError, match="not seen during fit"):
+        clf.fit(X, np.where(y_ssl == 1, 2, y_ssl))
+    assert clf.classes_.tolist() == [0, 1] and clf.n_features_in_ == 2
+    np.testing.assert_array_equal(clf.predict_proba(X), expected)
 
 
 def test_train_split_gives_a_validation_loss(moons):
@@ -511,3 +520,85 @@ def test_logging_in_chunks_gives_the_per_epoch_means(moons, monkeypatch):
     n_rows = whole.history[-1, "train_batch_count"] * FAST["batch_size"] * FAST["mu"]
     for row in chunked.history:
         assert sum(row["pseudo_label_hist"]) == round(row["mask_rate"] * n_rows)
+
+
+def _split_at(train_rows, valid_rows):
+    """A train_split that puts the given rows in each part."""
+
+    def split(dataset, y=None, **kwargs):
+        return Subset(dataset, train_rows), Subset(dataset, valid_rows)
+
+    return split
+
+
+def test_validation_loss_is_the_mean_over_labelled_rows(moons):
+    X, _, y_ssl = moons
+    labeled = np.flatnonzero(y_ssl != -1)
+    unlabeled = np.flatnonzero(y_ssl == -1)
+    valid = np.r_[labeled[:4], unlabeled[:60]]
+    train = np.setdiff1d(np.arange(len(X)), valid)
+    clf = FixMatchClassifier(**{**FAST, "max_epochs": 2}, train_split=_split_at(train, valid))
+    clf.fit(X, y_ssl)
+    proba = clf.predict_proba(X[labeled[:4]])
+    expected = -np.mean(np.log(proba[np.arange(4), y_ssl[labeled[:4]]]))
+    assert clf.history[-1, "valid_loss"] == pytest.approx(expected, rel=1e-4)
+    # No labelled row to validate on, or none to train on: clear errors, no hang.
+    with pytest.raises(ValueError, match="validation part of the data holds no labelled row"):
+        FixMatchClassifier(**FAST, train_split=_split_at(labeled[4:], unlabeled)).fit(X, y_ssl)
+    with pytest.raises(ValueError, match="training part of the data holds no labelled row"):
+        FixMatchClassifier(**FAST, train_split=_split_at(unlabeled, labeled)).fit(X, y_ssl)
+
+
+@pytest.mark.parametrize("cls", [FixMatchClassifier, MeanTeacherClassifier])
+def test_disabled_callbacks_keep_the_weight_average(cls, moons):
+    # callbacks="disable" switches logging off; the averaged network that predicts
+    # (EMA, teacher) must still follow the student.
+    X, _, y_ssl = moons
+    default = cls(**FAST).fit(X, y_ssl)
+    disabled = cls(**FAST, callbacks="disable").fit(X, y_ssl)
+    np.testing.assert_allclose(disabled.predict_proba(X), default.predict_proba(X), rtol=1e-5)
+
+
+class _InPlaceScaling(torch.nn.Module):
+    def __init__(self, n_features=2, n_classes=2):
+        super().__init__()
+        self.linear = torch.nn.Linear(n_features, n_classes)
+
+    def forward(self, x):
+        x /= 255.0  # works on its input in place
+        return self.linear(x)
+
+
+def test_a_module_working_in_place_does_not_change_the_callers_rows(moons):
+    X, _, y_ssl = moons
+    X32 = (X * 100).astype(np.float32)
+    before = X32.copy()
+    params = {k: v for k, v in FAST.items() if k != "hidden_layer_sizes"}
+    clf = FixMatchClassifier(_InPlaceScaling, **params)
+    clf.fit(X32, y_ssl)
+    clf.predict(X32)
+    clf.predict_proba(X32)
+    np.testing.assert_array_equal(X32, before)
+
+
+def test_small_mu_still_draws_unlabelled_rows(moons):
+    X, _, y_ssl = moons
+    clf = FixMatchClassifier(**{**FAST, "mu": 0.01, "threshold": 0.0}).fit(X, y_ssl)
+    assert clf.history[-1, "mask_rate"] == 1.0  # unlabelled rows were used
+    assert sum(clf.history[-1, "pseudo_label_hist"]) == clf.steps_per_epoch_
+
+
+def test_pseudo_label_history_has_every_key_every_epoch(moons):
+    X, _, y_ssl = moons
+    clf = PseudoLabelClassifier(**FAST, rampup_start=1000, rampup_end=2000).fit(X, y_ssl)
+    assert clf.history[:, "mask_rate"] == [0.0, 0.0, 0.0]
+    assert clf.history[:, "pseudo_label_hist"] == [[0, 0]] * 3
+
+
+def test_hooks_set_between_fits_are_called(moons):
+    X, _, y_ssl = moons
+    watcher, calls = Callback(), []
+    clf = FixMatchClassifier(**FAST, callbacks=[("watch", watcher)]).fit(X, y_ssl)
+    watcher.on_epoch_end = lambda net, **kwargs: calls.append(len(net.history))
+    clf.partial_fit(X, y_ssl)
+    assert calls == [4, 5, 6]

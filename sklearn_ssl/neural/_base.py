@@ -111,8 +111,17 @@ class _SemiSupervisedBatches:
         labeled = y != UNLABELED
         self.labeled = torch.nonzero(labeled).flatten()
         self.unlabeled = torch.nonzero(~labeled).flatten()
+        if not len(self.labeled):
+            raise ValueError(
+                "The training part of the data holds no labelled row (train_split put "
+                "every labelled row in the validation part?). Use a split that keeps "
+                "labelled rows for training, e.g. train_split=ValidSplit(5, stratified=True) "
+                "after shuffling the rows, or train_split=None."
+            )
         self.n_labeled_batch = batch_size
-        self.n_unlabeled_batch = int(round(mu * batch_size)) if len(self.unlabeled) else 0
+        # mu > 0 asks for unlabelled rows: at least one per step, however small mu * B.
+        n_unlabeled_batch = max(1, int(round(mu * batch_size))) if mu > 0 else 0
+        self.n_unlabeled_batch = n_unlabeled_batch if len(self.unlabeled) else 0
         steps = math.ceil(len(self.labeled) / batch_size)
         if self.n_unlabeled_batch:
             steps = max(steps, math.ceil(len(self.unlabeled) / self.n_unlabeled_batch))
@@ -145,7 +154,9 @@ class _Batches:
         for start in range(0, len(self.X), self.batch_size):
             stop = start + self.batch_size
             y = self.y[start:stop] if self.y is not None else torch.zeros(len(self.X[start:stop]))
-            yield self.X[start:stop], y
+            # A copy: float32 X shares memory with the caller's array, and a module
+            # may work on its input in place (x /= 255, ReLU(inplace=True)).
+            yield self.X[start:stop].clone(), y
 
 
 def _dataset_arrays(dataset):
@@ -336,6 +347,14 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         """Callbacks a method adds (weight averaging); none by default."""
         return []
 
+    def _initialize_callbacks(self):
+        super()._initialize_callbacks()
+        if self.callbacks == "disable":
+            # "disable" turns off logging and printing, not part of the method: the
+            # weight average (EMA, Mean Teacher's teacher) is what predicts.
+            self.callbacks_ = [(name, cb.initialize()) for name, cb in self._method_callbacks()]
+        return self
+
     def initialize(self):
         super().initialize()
         self.n_steps_ = 0
@@ -348,6 +367,8 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         :class:`skorch.callbacks.Callback`; a training step sends three
         notifications to seven receivers, and skipping the no-ops saves about 6 us
         per step (a tenth of our step's overhead over a plain loop, MLP on a CPU).
+        The hooks are looked up when a fit starts: a hook set on a callback during
+        training is called from the next ``fit`` or ``partial_fit`` on.
         """
         getattr(self, method_name)(self, **cb_kwargs)
         for hook in self._callback_hooks(method_name):
@@ -441,7 +462,7 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
 
     def _check_module_output(self, X):
         """Run the module on two rows so a wrong input shape fails with a clear message."""
-        probe = to_tensor(torch.as_tensor(np.asarray(X[:2])), device=self.device)
+        probe = to_tensor(torch.tensor(np.asarray(X[:2])), device=self.device)  # a copy
         module = self.module_
         was_training = module.training
         module.eval()
@@ -474,6 +495,18 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             )
             self.steps_per_epoch_ = len(batches)
             return batches
+        if y is not None and bool((y == UNLABELED).any()):
+            # Validation: skorch weights each batch's loss by its number of rows, so
+            # the batches hold only the labelled rows (valid_loss is their mean).
+            labeled = y != UNLABELED
+            if not bool(labeled.any()):
+                raise ValueError(
+                    "The validation part of the data holds no labelled row, so valid_loss "
+                    "cannot be computed. Use a split that puts labelled rows in both "
+                    "parts, e.g. train_split=ValidSplit(5, stratified=True) after "
+                    "shuffling the rows, or train_split=None."
+                )
+            X, y = X[labeled], y[labeled]
         return _Batches(X, y, self.batch_size * (1 + int(math.ceil(self.mu))))
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
@@ -558,6 +591,8 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         return []
 
     def _fit_validated(self, X, y_encoded, initialize, **fit_params):
+        # Hooks are looked up afresh at each fit (callbacks may have changed since).
+        vars(self).pop("_callback_hook_cache", None)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         with torch.random.fork_rng(devices=self._seeded_devices()):
             torch.manual_seed(seed)
@@ -665,11 +700,13 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         self : object
             The fitted estimator.
         """
-        X, y_encoded, labeled = self._validate_fit_data(X, y, reset=True)
+        # warm_start continues training the same network: the data must fit it (the
+        # checks of partial_fit), and a refused call leaves the fitted state as it was.
+        initialize = not self.warm_start or not getattr(self, "initialized_", False)
+        X, y_encoded, labeled = self._validate_fit_data(X, y, reset=initialize)
         self.label_distribution_ = (
             np.bincount(y_encoded[labeled], minlength=len(self.classes_)) / labeled.sum()
         )
-        initialize = not self.warm_start or not self.initialized_
         return self._fit_validated(X, y_encoded, initialize, **fit_params)
 
     def partial_fit(self, X, y, classes=None, **fit_params):

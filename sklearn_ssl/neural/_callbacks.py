@@ -109,6 +109,7 @@ class SemiSupervisedLog(Callback):
     def on_epoch_begin(self, net, **kwargs):
         self.sums_ = {}
         self.pending_ = {}
+        self.counts_ = {}  # steps that reported each key
         self.n_batches_ = 0
         self.unsup_weight_sum_ = 0.0
 
@@ -134,6 +135,7 @@ class SemiSupervisedLog(Callback):
                 else:
                     value = torch.tensor(float(value))
                 pending.setdefault(key, []).append(value)
+                self.counts_[key] = self.counts_.get(key, 0) + 1
         weight = step.get("unsup_weight", 0.0)
         if torch.is_tensor(weight):  # no float(): it would wait for the device
             pending.setdefault("unsup_weight", []).append(weight.detach())
@@ -150,8 +152,8 @@ class SemiSupervisedLog(Callback):
             return
         self._flush()
         for key in self._KEYS:
-            if key in self.sums_:
-                net.history.record(key, float(self.sums_[key]) / self.n_batches_)
+            if key in self.sums_:  # the mean over the steps that reported the key
+                net.history.record(key, float(self.sums_[key]) / self.counts_[key])
         weight_sum = self.unsup_weight_sum_ + float(self.sums_.get("unsup_weight", 0.0))
         net.history.record("unsup_weight", weight_sum / self.n_batches_)
         if "hist" in self.sums_:

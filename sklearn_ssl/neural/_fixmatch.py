@@ -79,7 +79,8 @@ class FixMatchClassifier(BaseSemiSupervisedNet):
     batch_size : int, default=64
         Labelled rows per step (drawn again when there are fewer labelled rows).
     mu : float, default=7
-        Unlabelled rows per labelled row in a step. ``mu=0`` trains on the
+        Unlabelled rows per labelled row in a step
+        (``round(mu * batch_size)``, at least 1 when ``mu > 0``). ``mu=0`` trains on the
         labelled rows only (a supervised baseline with the same augmentations).
     threshold : float, default=0.95
         Confidence threshold ``tau`` in [0, 1] (below 1 for the smooth mode).

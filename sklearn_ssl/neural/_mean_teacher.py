@@ -42,7 +42,8 @@ class MeanTeacherClassifier(BaseSemiSupervisedNet):
     batch_size : int, default=64
         Labelled rows per step.
     mu : float, default=7
-        Unlabelled rows per labelled row in a step.
+        Unlabelled rows per labelled row in a step
+        (``round(mu * batch_size)``, at least 1 when ``mu > 0``).
     consistency_weight : float, default=10.0
         Largest weight of the consistency cost (MSE averaged over rows and classes).
     rampup_length : float, default=1000

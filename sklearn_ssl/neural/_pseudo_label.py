@@ -41,7 +41,8 @@ class PseudoLabelClassifier(BaseSemiSupervisedNet):
     batch_size : int, default=64
         Labelled rows per step.
     mu : float, default=7
-        Unlabelled rows per labelled row in a step.
+        Unlabelled rows per labelled row in a step
+        (``round(mu * batch_size)``, at least 1 when ``mu > 0``).
     max_unlabeled_weight : float, default=3.0
         ``alpha_f``.
     rampup_start : float, default=100
@@ -69,7 +70,8 @@ random_state, **kwargs
         The trained network.
     history_ : skorch.history.History
         Per epoch: ``train_loss``, ``sup_loss``, ``unsup_loss``, ``unsup_weight``
-        (mean ``alpha(t)``), ``mask_rate`` (1 once pseudo-labels are used),
+        (mean ``alpha(t)``), ``mask_rate`` (the fraction of steps that used
+        pseudo-labels: 0 before ``T1``, 1 from the first epoch entirely after it),
         ``pseudo_label_hist``, ``dur``.
     label_distribution_ : ndarray of shape (n_classes,)
         Class frequencies of the labelled rows.
@@ -184,8 +186,11 @@ random_state, **kwargs
             "sup_loss": self.get_loss(logits_labeled, y_labeled, training=True),
             "unsup_weight": alpha,
         }
-        if not use_unlabeled:
+        if not use_unlabeled:  # before T1: no pseudo-label is used
             step["unsup_loss"] = logits.new_zeros(())
+            if len(x_unlabeled):
+                step["mask_rate"] = 0.0
+                step["pseudo_label_counts"] = logits.new_zeros(len(self.classes_))
             return step
         logits_unlabeled = logits[n_labeled:]
         pseudo_labels = logits_unlabeled.detach().argmax(dim=-1)
