@@ -168,6 +168,7 @@ def test_meta_estimator_predicts_new_rows(blobs):
     assert not hasattr(LocalLabelPropagation(KNeighborsClassifier()), "decision_function")
 
 
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
 def test_meta_estimator_checks_new_rows_like_fit(blobs):
     # The estimator sees validated arrays; reordered or missing columns must fail
     # here, not be predicted silently.
