@@ -11,12 +11,14 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_consistent_length, validate_data
 
-from .utils._labels import _as_array, check_semi_supervised_y, is_labeled
+from .utils._labels import _as_array, _check_marker, check_semi_supervised_y, is_labeled
 
 
 def _labeled_subset(X, y, sample_weight=None):
     """Return ``X``, ``y`` and ``sample_weight`` restricted to labelled rows."""
     y = _as_array(y)
+    if y.ndim == 1:
+        y = _check_marker(y)  # as fit reads it: object numbers, '-1' strings
     check_consistent_length(X, y, sample_weight)
     mask = is_labeled(y)
     if not mask.any():

@@ -76,6 +76,21 @@ def test_label_columns_from_pandas():
     assert model.classes_.tolist() == [0, 1] and model.classes_.dtype.kind == "i"
 
 
+def test_scoring_reads_y_as_fit_does():
+    # Numbers in an object column score like numbers; a string '-1' is refused as in fit.
+    X, y = load_iris(return_X_y=True)
+    y_ssl = hide_labels(y, n_labeled=0.3, random_state=0)
+    model = SelfTrainingWrapper(LogisticRegression(max_iter=500)).fit(X, y_ssl)
+    expected = model.score(X, y_ssl)
+    as_object = pd.Series(y_ssl, dtype=object)
+    assert model.score(X, as_object) == expected
+    assert make_labeled_scorer("f1_macro")(model, X, as_object) == pytest.approx(
+        make_labeled_scorer("f1_macro")(model, X, y_ssl)
+    )
+    with pytest.raises(ValueError, match="contains '-1'"):
+        make_labeled_scorer("accuracy")(model, X, y_ssl.astype(str))
+
+
 def test_single_class_allowed_when_asked():
     _, _, classes, _ = check_semi_supervised_y([1, 1, -1], allow_single_class=True)
     assert classes.tolist() == [1]

@@ -57,3 +57,26 @@ def test_dask_input_with_unsupported_options(client, data):
     X_dask = da.from_array(X, chunks=(130, 6))
     with pytest.raises(ValueError, match="dask array"):
         LocalLabelPropagation(neighbors="ivf").fit(X_dask, y_ssl)
+
+
+def test_chunks_of_labelled_rows_only(client, data):
+    # Labelled rows first (data concatenated that way): whole chunks without an
+    # unlabelled row to vote for, and a fully labelled y.
+    X, y, y_ssl = data
+    order = np.argsort(y_ssl == -1, kind="stable")
+    X, y_ssl = X[order], y_ssl[order]
+    ref = LocalLabelPropagation(n_density_neighbors=10).fit(X, y_ssl)
+    model = LocalLabelPropagation(n_density_neighbors=10).fit(da.from_array(X, chunks=10), y_ssl)
+    np.testing.assert_allclose(model.label_distributions_, ref.label_distributions_, atol=1e-10)
+    full = LocalLabelPropagation().fit(da.from_array(X, chunks=100), y[order])
+    np.testing.assert_array_equal(full.transduction_, y[order])
+
+
+def test_dask_input_of_unknown_chunk_sizes(client, data):
+    X, y, y_ssl = data
+    X_dask = da.from_array(X, chunks=100)
+    masked = X_dask[X_dask[:, 0] > -np.inf]
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        LocalLabelPropagation().fit(masked, y_ssl)
+    model = LocalLabelPropagation().fit(masked.compute_chunk_sizes(), y_ssl)
+    assert model.transduction_.shape == y_ssl.shape

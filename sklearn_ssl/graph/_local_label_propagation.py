@@ -94,6 +94,8 @@ def _augment_query(V):
 
 def _vote_task(V_block, index, y_lab, n_classes, k, temperature, weighted):
     """Class votes of the rows of ``V_block`` (seed 003, eq. 5)."""
+    if V_block.shape[0] == 0:  # a dask chunk of labelled rows only
+        return np.zeros((0, n_classes))
     query = _augment_query(V_block) if weighted else V_block
     dist, ind = _kneighbors(index, query, k)
     # The index ranks by v_i . v / tau - log rho(v_i) through Euclidean distance:
@@ -440,6 +442,11 @@ class LocalLabelPropagation(BaseGraphPropagation):
             )
         if X.ndim != 2:
             raise ValueError(f"Expected a 2D dask array, got {X.ndim} dimension(s).")
+        if np.isnan(X.shape[0]):
+            raise ValueError(
+                "X is a dask array whose chunk sizes are unknown (after boolean indexing, "
+                "for example). Call X = X.compute_chunk_sizes() before fit."
+            )
         y, labeled, self.classes_, y_encoded = check_semi_supervised_y(np.asarray(y))
         check_classification_targets(y[labeled])
         if y.shape[0] != X.shape[0]:

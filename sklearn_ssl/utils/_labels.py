@@ -45,6 +45,37 @@ def _as_array(y):
     return np.asarray(y)
 
 
+def _check_marker(y):
+    """``y`` (an array) in a form where the integer ``-1`` marks the unlabelled rows.
+
+    Numbers in an object array (``y.astype(object)``, a pandas object column) become
+    a numeric array again, whose target type scikit-learn can tell. A string array
+    holding ``'-1'`` and no integer ``-1`` is refused: pandas reads a CSV label column
+    so, and ``'-1'`` would become a class while no row is unlabelled.
+    """
+    if y.dtype.kind in "US":
+        if np.any(y == "-1") or np.any(y == b"-1"):
+            raise ValueError(
+                "y is an array of strings that contains '-1'. The unlabelled marker must be "
+                "the integer -1, which a string array cannot hold (np.array(['cat', -1]) turns "
+                "-1 into the string '-1'). Build y with dtype=object, e.g. "
+                "np.array(['cat', -1], dtype=object), or encode the labels as integers."
+            )
+    if y.dtype.kind != "O" or not y.size:
+        return y
+    if all(isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_) for v in y):
+        return np.array(y.tolist())
+    if not any(_is_marker(v) for v in y) and any(isinstance(v, str) and v == "-1" for v in y):
+        raise ValueError(
+            "y holds strings, one of which is '-1', and no integer -1. The unlabelled "
+            "marker must be the integer -1; a string column (e.g. read by pandas from a "
+            "CSV file) turns it into the string '-1'. Replace it: "
+            "y = y.astype(object).where(y != '-1', -1) for a pandas Series, or "
+            "y[y == '-1'] = -1 on an object array."
+        )
+    return y
+
+
 def is_labeled(y):
     """Return a boolean mask, True where ``y`` holds a label (not ``-1``).
 
@@ -127,14 +158,6 @@ def check_semi_supervised_y(y, *, allow_single_class=False, allow_all_labeled=Tr
     if y_arr.shape[0] == 0:
         raise ValueError("y is empty: at least one labelled row is needed to fit.")
 
-    if y_arr.dtype.kind in "US":
-        if np.any(y_arr == "-1") or np.any(y_arr == b"-1"):
-            raise ValueError(
-                "y is an array of strings that contains '-1'. The unlabelled marker must be "
-                "the integer -1, which a string array cannot hold (np.array(['cat', -1]) turns "
-                "-1 into the string '-1'). Build y with dtype=object, e.g. "
-                "np.array(['cat', -1], dtype=object), or encode the labels as integers."
-            )
     if y_arr.dtype.kind == "f" and np.isnan(y_arr).any():
         raise ValueError(
             "y contains NaN. Mark unlabelled rows with -1, not NaN: y[np.isnan(y)] = -1."
@@ -145,23 +168,8 @@ def check_semi_supervised_y(y, *, allow_single_class=False, allow_all_labeled=Tr
             raise ValueError(
                 "y contains None or NaN. Mark unlabelled rows with the integer -1 instead."
             )
-        if all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in y_arr):
-            # Numbers in an object array (y.astype(object), a pandas object column):
-            # scikit-learn cannot tell their target type, so make them numeric again.
-            y_arr = np.array(y_arr.tolist())
-        elif not any(_is_marker(v) for v in y_arr) and any(
-            isinstance(v, str) and v == "-1" for v in y_arr
-        ):
-            # pandas reads a label column with -1 as strings (dtype str or object):
-            # '-1' is then a class name, and no row would be unlabelled.
-            raise ValueError(
-                "y holds strings, one of which is '-1', and no integer -1. The unlabelled "
-                "marker must be the integer -1; a string column (e.g. read by pandas from a "
-                "CSV file) turns it into the string '-1'. Replace it: "
-                "y = y.astype(object).where(y != '-1', -1) for a pandas Series, or "
-                "y[y == '-1'] = -1 on an object array."
-            )
 
+    y_arr = _check_marker(y_arr)
     labeled = is_labeled(y_arr)
     n_labeled = int(labeled.sum())
     if n_labeled == 0:
