@@ -9,6 +9,7 @@ they are asked for.
 """
 
 import importlib
+import importlib.util
 
 __version__ = "0.1.0.dev0"
 
@@ -37,7 +38,20 @@ _SUBMODULES = [
     "utils",
 ]
 
+
+def _has_torch_extra():
+    try:
+        return all(importlib.util.find_spec(name) is not None for name in ("torch", "skorch"))
+    except (ImportError, ValueError):  # ValueError: a module blocked in sys.modules
+        return False
+
+
+# ``from sklearn_ssl import *`` must work without the torch extra: the neural names
+# are listed only when it is installed (accessing them otherwise says what to install).
 __all__ = sorted(_ESTIMATORS) + _SUBMODULES
+if not _has_torch_extra():
+    _NEURAL = {"neural"} | {k for k, v in _ESTIMATORS.items() if v == "sklearn_ssl.neural"}
+    __all__ = [name for name in __all__ if name not in _NEURAL]
 
 
 def __getattr__(name):

@@ -226,6 +226,19 @@ def test_missing_torch_gives_an_install_hint():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
     assert 'pip install "sklearn-ssl[torch]"' in out
+    # The rest of the package, star import included, works without the extra.
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('torch', 'skorch'):\n"
+        "            raise ImportError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from sklearn_ssl import *\n"
+        "print(LabelSpreading.__name__, 'FixMatchClassifier' in dir())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split() == ["LabelSpreading", "False"], result.stderr
 
 
 def test_augmentations_keep_shapes_and_follow_their_definition():
