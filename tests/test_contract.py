@@ -239,3 +239,18 @@ def test_folds_stay_stratified_when_a_class_is_small(counts):
             assert np.sum(y[test] == k) in (c // 3, -(-c // 3))  # floor or ceil of c / 3
     tested = np.sort(np.concatenate([test for _, test in folds]))
     np.testing.assert_array_equal(tested, np.flatnonzero(y != -1))
+
+
+@pytest.mark.parametrize(
+    "y, params, match",
+    [
+        (np.array([-1, 1, -1, 1]), {"n_per_class": 1}, "If -1 is a class"),
+        (np.array([0.0, 1.0, np.nan, 1.0]), {"n_per_class": 1}, "missing values"),
+        (pd.Series([0, 1, None, 1], dtype="Int64"), {"n_per_class": 1}, "missing values"),
+        (np.array(["a", None, "b"], dtype=object), {"n_per_class": 1}, "missing values"),
+        ([0, 1, 0, 1], {"n_labeled": True}, "int count"),
+    ],
+)
+def test_hide_labels_bad_targets(y, params, match):
+    with pytest.raises(ValueError, match=match):
+        hide_labels(y, random_state=0, **params)

@@ -9,6 +9,16 @@ from sklearn.utils.validation import column_or_1d
 from ..utils._labels import UNLABELED, is_labeled
 
 
+def _is_missing(value):
+    """None, NaN or pandas' NA (nullable Int64 or string columns)."""
+    if value is None or type(value).__name__ == "NAType":
+        return True
+    try:
+        return bool(value != value)
+    except (TypeError, ValueError):
+        return False
+
+
 def hide_labels(
     y, *, n_labeled=None, n_per_class=None, stratify=True, random_state=None, return_mask=False
 ):
@@ -53,9 +63,18 @@ def hide_labels(
     y = column_or_1d(np.asarray(y), warn=True)
     if y.shape[0] == 0:
         raise ValueError("y is empty.")
+    missing = (y.dtype.kind == "f" and np.isnan(y).any()) or (
+        y.dtype.kind == "O" and any(_is_missing(v) for v in y)
+    )
+    if missing:
+        raise ValueError(
+            "y contains missing values (NaN, None or NA); hide_labels needs a label per row."
+        )
     if not is_labeled(y).all():
         raise ValueError(
-            "y already contains the unlabelled marker -1; hide_labels expects a fully labelled y."
+            "y already contains -1, which sklearn_ssl reads as the unlabelled marker; "
+            "hide_labels expects a fully labelled y. If -1 is a class (labels in {-1, +1}), "
+            "encode the labels first, e.g. y = LabelEncoder().fit_transform(y) or (y > 0)."
         )
     if (n_labeled is None) == (n_per_class is None):
         raise ValueError("Give exactly one of n_labeled and n_per_class.")
@@ -75,7 +94,11 @@ def hide_labels(
             if not 1 <= n_labeled <= n:
                 raise ValueError(f"n_labeled must be in [1, {n}] as a count, got {n_labeled}.")
             total = int(n_labeled)
-        elif isinstance(n_labeled, numbers.Real) and 0 < n_labeled <= 1:
+        elif (
+            isinstance(n_labeled, numbers.Real)
+            and not isinstance(n_labeled, bool)
+            and (0 < n_labeled <= 1)
+        ):
             total = max(1, int(round(n_labeled * n)))
         else:
             raise ValueError(
