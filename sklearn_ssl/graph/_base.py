@@ -33,7 +33,13 @@ from ._graph import (
 
 
 class UnreachedRowsWarning(UserWarning):
-    """Some rows are in a graph component without any labelled row."""
+    """Some rows received no label: no labelled row reaches them.
+
+    Their graph component holds no labelled row, or they are more than
+    ``max_iter`` steps from one. They get ``class_prior_`` and are flagged in
+    ``unreached_``. To silence it:
+    ``warnings.filterwarnings("ignore", category=UnreachedRowsWarning)``.
+    """
 
 
 def _class_prior(y_encoded, labeled, n_classes):
