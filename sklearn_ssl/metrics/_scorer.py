@@ -15,6 +15,17 @@ class LabeledScorer:
     scorer : callable
         A scikit-learn scorer ``scorer(estimator, X, y, **kwargs)``, or ``None``
         to call ``estimator.score``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.metrics import get_scorer
+    >>> from sklearn_ssl.metrics import LabeledScorer
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    >>> model = LogisticRegression().fit(X, [0, 0, 1, 1])
+    >>> LabeledScorer(get_scorer("accuracy"))(model, X, [0, -1, -1, 1])
+    1.0
     """
 
     def __init__(self, scorer=None):
@@ -100,6 +111,16 @@ def labeled_score(estimator, X, y, scoring=None, **kwargs):
     Returns
     -------
     score : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_ssl.metrics import labeled_score
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    >>> model = LogisticRegression().fit(X, [0, 0, 1, 1])
+    >>> labeled_score(model, X, [0, -1, -1, 1], "f1_macro")
+    1.0
     """
     if scoring is not None and not isinstance(scoring, str):
         scoring = check_scoring(estimator, scoring=scoring)

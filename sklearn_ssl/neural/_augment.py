@@ -88,6 +88,13 @@ class GaussianNoise(_Augmentation):
     ----------
     scale : float, default=0.05
         Noise standard deviation as a fraction of the feature's batch std.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ssl.neural import GaussianNoise
+    >>> GaussianNoise(0.1)(torch.randn(8, 3)).shape
+    torch.Size([8, 3])
     """
 
     def __init__(self, scale=0.05):
@@ -111,6 +118,15 @@ class FeatureCorruption(_Augmentation):
         Noise standard deviation as a fraction of the feature's batch std.
     corruption_rate : float, default=0.1
         Probability that an entry is swapped with another row's value.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ssl.neural import FeatureCorruption
+    >>> table = torch.arange(6.0).reshape(3, 2)
+    >>> swapped = FeatureCorruption(noise_scale=0.0, corruption_rate=1.0)(table)
+    >>> set(swapped[:, 0].tolist()) <= {0.0, 2.0, 4.0}  # values of the same column
+    True
     """
 
     def __init__(self, noise_scale=0.15, corruption_rate=0.1):
@@ -164,6 +180,13 @@ class FlipShift(_Augmentation):
     max_shift : float, default=0.125
         Largest shift as a fraction of the image size (FixMatch: 12.5%), in whole
         pixels; the border is filled by reflection.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ssl.neural import FlipShift
+    >>> FlipShift()(torch.rand(2, 3, 32, 32)).shape
+    torch.Size([2, 3, 32, 32])
     """
 
     def __init__(self, flip=True, max_shift=0.125):

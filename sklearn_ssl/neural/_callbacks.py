@@ -15,6 +15,12 @@ def lee_alpha(t, t1, t2, alpha_final):
 
     ``alpha(t) = 0`` for ``t < T1``, ``alpha_f * (t - T1) / (T2 - T1)`` for
     ``T1 <= t < T2`` and ``alpha_f`` from ``T2`` on.
+
+    Examples
+    --------
+    >>> from sklearn_ssl.neural import lee_alpha
+    >>> [lee_alpha(t, 100, 600, 3.0) for t in (50, 350, 700)]
+    [0.0, 1.5, 3.0]
     """
     if t < t1:
         return 0.0
@@ -24,7 +30,14 @@ def lee_alpha(t, t1, t2, alpha_final):
 
 
 def sigmoid_rampup(t, length):
-    """Sigmoid-shaped ramp ``exp(-5 (1 - t / length)^2)`` from 0 to 1 (Mean Teacher)."""
+    """Sigmoid-shaped ramp ``exp(-5 (1 - t / length)^2)`` from 0 to 1 (Mean Teacher).
+
+    Examples
+    --------
+    >>> from sklearn_ssl.neural import sigmoid_rampup
+    >>> round(sigmoid_rampup(50, 100), 4), sigmoid_rampup(100, 100)
+    (0.2865, 1.0)
+    """
     if length <= 0 or t >= length:
         return 1.0
     phase = 1.0 - max(t, 0.0) / length
@@ -39,6 +52,17 @@ def ema_update_(target, source, decay):
     buffers such as BatchNorm statistics are copied. ``target`` and ``source`` are
     modules, or ``(parameters, buffers)`` pairs of lists (cached by
     :class:`EMAWeights` to save walking the modules at every step).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ssl.neural import ema_update_
+    >>> teacher, student = torch.nn.Linear(2, 1), torch.nn.Linear(2, 1)
+    >>> with torch.no_grad():
+    ...     _ = teacher.weight.zero_(), student.weight.fill_(1.0)
+    >>> ema_update_(teacher, student, decay=0.9)
+    >>> [round(w, 3) for w in teacher.weight[0].tolist()]
+    [0.1, 0.1]
     """
     target_params, target_buffers = _tensors(target)
     source_params, source_buffers = _tensors(source)
@@ -64,6 +88,15 @@ class EMAWeights(Callback):
     decay : float or None, default=None
         Fixed decay. ``None`` asks the net (``net.get_ema_decay()``), which lets
         Mean Teacher switch from 0.99 to 0.999 after the ramp-up.
+
+    Examples
+    --------
+    FixMatch registers one as ``"ema"``; its parameters are set like any callback's:
+
+    >>> from sklearn_ssl.neural import FixMatchClassifier
+    >>> clf = FixMatchClassifier(callbacks__ema__decay=0.99)
+    >>> clf.initialize_callbacks().callbacks_[-2]
+    ('ema', <sklearn_ssl.neural._callbacks.EMAWeights object at ...>)
     """
 
     def __init__(self, target="ema_module", decay=None):
@@ -101,6 +134,17 @@ class SemiSupervisedLog(Callback):
     ``_FLUSH_EVERY`` steps with one ``stack``, and read once at the end of the
     epoch, so logging adds no host-device synchronisation per step and costs
     about 2 us per step on a CPU (adding each value to a running sum took 9).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ssl.neural import FixMatchClassifier
+    >>> X = np.random.RandomState(0).randn(40, 2).astype("float32")
+    >>> y = np.r_[[0, 1] * 5, [-1] * 30]
+    >>> clf = FixMatchClassifier(max_epochs=1, batch_size=8, mu=2, verbose=0, random_state=0)
+    >>> row = clf.fit(X, y).history[-1]
+    >>> sorted(k for k in row if k in ("sup_loss", "unsup_loss", "mask_rate", "pseudo_label_hist"))
+    ['mask_rate', 'pseudo_label_hist', 'sup_loss', 'unsup_loss']
     """
 
     _KEYS = ("sup_loss", "unsup_loss", "mask_rate")

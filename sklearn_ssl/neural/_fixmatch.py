@@ -35,6 +35,16 @@ def confidence_weight(confidence, threshold, mode="hard", exponent=1.0):
     -------
     weight : torch.Tensor of shape (n,)
         Values in [0, 1].
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ssl.neural import confidence_weight
+    >>> confidence = torch.tensor([0.9, 0.96, 1.0])
+    >>> confidence_weight(confidence, 0.95).tolist()
+    [0.0, 1.0, 1.0]
+    >>> [round(w, 3) for w in confidence_weight(confidence, 0.95, mode="smooth").tolist()]
+    [0.0, 0.2, 1.0]
     """
     if mode == "hard":
         return (confidence >= threshold).to(confidence.dtype)
