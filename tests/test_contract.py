@@ -50,6 +50,8 @@ def test_object_marker_is_the_integer_not_the_string():
         (np.array(["cat", "dog", -1]), "integer -1"),
         ([0.0, np.nan, 1.0], "NaN"),
         (np.array(["a", None, "b"], dtype=object), "None or NaN"),
+        (np.array([0, 1, np.float32("nan"), -1], dtype=object), "NaN"),
+        (pd.Series([0, 1, None, -1], dtype="Int64"), "NaN"),
         (np.array(["a", 2, -1], dtype=object), "mixes string"),
         (np.array(["cat", "-1", "dog"], dtype=object), "no integer -1"),
         (np.zeros((3, 2)), "1d array"),
@@ -89,6 +91,8 @@ def test_scoring_reads_y_as_fit_does():
     )
     with pytest.raises(ValueError, match="contains '-1'"):
         make_labeled_scorer("accuracy")(model, X, y_ssl.astype(str))
+    # A one-column frame, which fit also takes.
+    assert model.score(X, as_object.to_frame()) == expected
 
 
 def test_single_class_allowed_when_asked():

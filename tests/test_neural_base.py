@@ -570,6 +570,13 @@ def test_disabled_callbacks_keep_the_weight_average(cls, moons):
     default = cls(**FAST).fit(X, y_ssl)
     disabled = cls(**FAST, callbacks="disable").fit(X, y_ssl)
     np.testing.assert_allclose(disabled.predict_proba(X), default.predict_proba(X), rtol=1e-5)
+    assert [name for name, _ in disabled.callbacks_] == ["ema"]
+    # Its parameters still apply: decay 0 makes the average the student itself.
+    copy = cls(**FAST, callbacks="disable", callbacks__ema__decay=0.0).fit(X, y_ssl)
+    averaged = copy._prediction_module()
+    assert averaged is not copy.module_
+    for a, b in zip(averaged.parameters(), copy.module_.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
 
 
 class _InPlaceScaling(torch.nn.Module):

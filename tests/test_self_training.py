@@ -408,17 +408,20 @@ def test_early_stopping_reports_the_labels_of_the_kept_model():
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_auto_refit_keeps_a_classifier_that_stops_early(blobs):
     # partial_fit has no validation split: MLPClassifier refuses it, SGDClassifier
-    # ignores early stopping. "auto" picks warm_start; asking for partial_fit fails.
+    # ignores early stopping; a warm refit inherits the stopped run's patience
+    # counter (MLPClassifier then refits for one epoch). "auto" refits in full;
+    # asking for partial_fit fails.
     from sklearn.neural_network import MLPClassifier
 
     X, _, y_ssl = blobs
     mlp = MLPClassifier(early_stopping=True, max_iter=50, random_state=0)
     clf = SelfTrainingWrapper(mlp, max_iter=2, sample_rate=0.3).fit(X, y_ssl)
-    assert clf.refit_strategy_ == "warm_start" and clf.n_iter_ == 2
+    assert clf.refit_strategy_ == "full" and clf.n_iter_ == 2
+    assert clf.estimator_.n_iter_ > 1
     sgd = SelfTrainingWrapper(
         SGDClassifier(loss="log_loss", early_stopping=True, validation_fraction=0.5), max_iter=1
     ).fit(X, y_ssl)
-    assert sgd.refit_strategy_ == "warm_start"
+    assert sgd.refit_strategy_ == "full"
     with pytest.raises(ValueError, match="cannot keep SGDClassifier's early_stopping"):
         SelfTrainingWrapper(
             SGDClassifier(loss="log_loss", early_stopping=True, validation_fraction=0.5),

@@ -6,17 +6,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import column_or_1d
 
-from ..utils._labels import UNLABELED, is_labeled
-
-
-def _is_missing(value):
-    """None, NaN or pandas' NA (nullable Int64 or string columns)."""
-    if value is None or type(value).__name__ == "NAType":
-        return True
-    try:
-        return bool(value != value)
-    except (TypeError, ValueError):
-        return False
+from ..utils._labels import UNLABELED, _is_missing, is_labeled
 
 
 def hide_labels(

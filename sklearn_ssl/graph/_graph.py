@@ -74,7 +74,7 @@ class _FaissHNSW:
 
     def fit(self, X):
         faiss = _import_optional("faiss", "ann")
-        self.shift_ = np.asarray(X, dtype=np.float64).mean(axis=0)
+        self.shift_ = np.asarray(X).mean(axis=0, dtype=np.float64)
         X = _centred_float32(X, self.shift_)
         self.index_ = faiss.IndexHNSWFlat(X.shape[1], self.n_links)
         self.index_.hnsw.efConstruction = self.ef_construction
@@ -140,27 +140,31 @@ class _FaissIVF:
 
     def fit(self, X):
         faiss = _import_optional("faiss", "ann")
-        X = np.asarray(X, dtype=np.float64)
+        X = np.asarray(X)
+        if X.dtype.kind != "f":
+            X = X.astype(np.float64)
         n = X.shape[0]
         self.n_samples_fit_ = n
         flat = self.n_lists is None and n < _FLAT_BELOW
         self.half_ = self.encoding == "fp16" and not flat
         self.norm2_ = None
         self.scale_ = 1.0
-        self.shift_ = X.mean(axis=0) if n else np.zeros(X.shape[1])
+        self.shift_ = X.mean(axis=0, dtype=np.float64) if n else np.zeros(X.shape[1])
         if flat:
-            sq = np.einsum("ij,ij->i", X, X)
+            sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
             # Mean squared distance of the rows to their mean: the scale of the
-            # distances that rank neighbours.
+            # distances that rank neighbours (few rows here: a float64 copy is cheap).
             spread = float(np.square(X - self.shift_).sum(axis=1).mean()) if n else 0.0
-            if spread > 0 and np.ptp(sq) <= 1e-6 * spread:
+            if spread > 0 and np.ptp(sq) <= 1e-6 * spread and sq.mean() <= 1e2 * spread:
                 # Rows of one norm (unit rows; LocalLabelPropagation's augmented
                 # vectors): |q - x|^2 = |q|^2 + c - 2 q.x ranks like -q.x, and faiss'
                 # inner-product scan skips the norm arithmetic (0.48 s against 0.54 s
                 # for 198,000 queries against 2,000 rows). The norms must agree to a
-                # millionth of the distances' scale, not of the norms: rows offset by
-                # 1e7 have nearly equal norms and are not on a sphere. Not centred:
-                # centring would give the rows different norms.
+                # millionth of the distances' scale, not of the norms (rows offset by
+                # 1e7 have nearly equal norms and are not on a sphere), and the norms
+                # must not dwarf the distances: the float32 inner products resolve
+                # about 6e-8 of |x|^2, too coarse for unit rows bunched in one direction.
+                # Not centred: centring would give the rows different norms.
                 self.norm2_ = float(sq.mean())
                 self.shift_ = None
                 X = self._prepare(X)
@@ -232,7 +236,7 @@ class _NNDescent:
     def fit(self, X):
         pynndescent = _import_optional("pynndescent", "ann")
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        self.shift_ = np.asarray(X, dtype=np.float64).mean(axis=0)
+        self.shift_ = np.asarray(X).mean(axis=0, dtype=np.float64)
         self.index_ = pynndescent.NNDescent(
             _centred_float32(X, self.shift_),
             n_neighbors=self.n_neighbors,

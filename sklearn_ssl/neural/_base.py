@@ -348,11 +348,18 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         return []
 
     def _initialize_callbacks(self):
-        super()._initialize_callbacks()
-        if self.callbacks == "disable":
-            # "disable" turns off logging and printing, not part of the method: the
-            # weight average (EMA, Mean Teacher's teacher) is what predicts.
-            self.callbacks_ = [(name, cb.initialize()) for name, cb in self._method_callbacks()]
+        if not (isinstance(self.callbacks, str) and self.callbacks == "disable"):
+            return super()._initialize_callbacks()
+        # "disable" turns off logging and printing, not part of the method: the
+        # weight average (EMA, Mean Teacher's teacher) is what predicts. Built as
+        # skorch builds callbacks, so callbacks__ema__decay=... still applies.
+        keep = {name for name, _ in self._method_callbacks()}
+        vars(self)["callbacks"] = []
+        try:
+            self.initialize_callbacks()
+        finally:
+            vars(self)["callbacks"] = "disable"
+        self.callbacks_ = [(name, cb) for name, cb in self.callbacks_ if name in keep]
         return self
 
     def initialize(self):

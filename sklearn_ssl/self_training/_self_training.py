@@ -160,11 +160,12 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
           models (SGDClassifier, Perceptron, MLPClassifier).
         - ``"auto"``: ``"partial_fit"`` for classifiers that have
           ``partial_fit`` and ``warm_start`` and learn coefficients (``coef_``
-          or ``coefs_``) and do not stop early (``early_stopping=True`` needs
-          the validation split of ``fit``), ``"warm_start"`` for other
-          coefficient models with ``warm_start``, else ``"full"``. Ensembles, where ``warm_start``
-          means "add members", and naive Bayes, whose ``partial_fit``
-          accumulates counts, are refitted in full.
+          or ``coefs_``), ``"warm_start"`` for other coefficient models with
+          ``warm_start``, else ``"full"``; always ``"full"`` for classifiers
+          with ``early_stopping=True`` (``partial_fit`` has no validation split,
+          and a warm refit would inherit the stopped run's patience counter).
+          Ensembles, where ``warm_start`` means "add members", and naive Bayes,
+          whose ``partial_fit`` accumulates counts, are refitted in full.
 
     partial_fit_epochs : int, default=3
         Passes of ``partial_fit`` per refit with ``refit_strategy="partial_fit"``.
@@ -571,7 +572,12 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         # partial_fit ignores early stopping (SGDClassifier) or refuses it (MLPClassifier).
         stops_early = bool(est.get_params(deep=False).get("early_stopping", False))
         if strategy == "auto":
-            if has_partial and has_warm and learns_coef and not stops_early:
+            if stops_early:
+                # A warm refit keeps the early-stopping counters of the previous fit,
+                # which stopped because they ran out (MLPClassifier then refits for
+                # one epoch): refit in full.
+                strategy = "full"
+            elif has_partial and has_warm and learns_coef:
                 strategy = "partial_fit"
             elif has_warm and learns_coef:
                 strategy = "warm_start"

@@ -45,6 +45,16 @@ def _as_array(y):
     return np.asarray(y)
 
 
+def _is_missing(value):
+    """None, NaN (any float type) or pandas' NA (nullable Int64 or string columns)."""
+    if value is None or type(value).__name__ == "NAType":
+        return True
+    try:
+        return bool(value != value)
+    except (TypeError, ValueError):
+        return False
+
+
 def _check_marker(y):
     """``y`` (an array) in a form where the integer ``-1`` marks the unlabelled rows.
 
@@ -158,18 +168,15 @@ def check_semi_supervised_y(y, *, allow_single_class=False, allow_all_labeled=Tr
     if y_arr.shape[0] == 0:
         raise ValueError("y is empty: at least one labelled row is needed to fit.")
 
+    if y_arr.dtype.kind == "O" and any(_is_missing(v) for v in y_arr):
+        raise ValueError(
+            "y contains None or NaN. Mark unlabelled rows with the integer -1 instead."
+        )
+    y_arr = _check_marker(y_arr)
     if y_arr.dtype.kind == "f" and np.isnan(y_arr).any():
         raise ValueError(
             "y contains NaN. Mark unlabelled rows with -1, not NaN: y[np.isnan(y)] = -1."
         )
-    if y_arr.dtype.kind == "O":
-        bad = [v for v in y_arr if v is None or (isinstance(v, float) and np.isnan(v))]
-        if bad:
-            raise ValueError(
-                "y contains None or NaN. Mark unlabelled rows with the integer -1 instead."
-            )
-
-    y_arr = _check_marker(y_arr)
     labeled = is_labeled(y_arr)
     n_labeled = int(labeled.sum())
     if n_labeled == 0:
