@@ -205,12 +205,12 @@ def test_labelled_rows_keep_their_share_of_each_refit(blobs, fraction):
         [1, 1] if fraction == 0 else [2, 4] if fraction == 0.125 else [12, 24]
     )
     # The last refit saw each labelled row r times with its own weight, each
-    # pseudo-labelled row once.
+    # pseudo-labelled row once with the labelled rows' mean weight.
     r = clf.history_[-1]["labeled_repeats"]
     labeled = np.flatnonzero(y_ssl != -1)
     seen = clf.estimator_.seen_weights_
     assert len(seen) == 12 * r + clf.history_[-1]["n_pseudo_labeled"]
-    expected = np.concatenate([np.repeat(sw[labeled], r), np.ones(288)])
+    expected = np.concatenate([np.repeat(sw[labeled], r), np.full(288, sw[labeled].mean())])
     np.testing.assert_allclose(np.sort(seen), np.sort(expected))
     assert clf.termination_condition_ == "all_labeled"
 
@@ -406,6 +406,66 @@ def test_early_stopping_reports_the_labels_of_the_kept_model():
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_scale_of_sample_weight_changes_nothing():
+    # GaussianNB's fit does not depend on the scale of the weights; neither may the
+    # balance between labelled and pseudo-labelled rows.
+    from sklearn.naive_bayes import GaussianNB
+
+    X, y = load_digits(return_X_y=True)
+    y_ssl = hide_labels(y, n_per_class=10, random_state=0)
+    fits = [
+        SelfTrainingWrapper(GaussianNB(), max_iter=5, random_state=0).fit(X, y_ssl, sw)
+        for sw in (None, np.full(len(y), 0.01), np.full(len(y), 100.0))
+    ]
+    for other in fits[1:]:
+        np.testing.assert_array_equal(other.transduction_, fits[0].transduction_)
+
+
+def test_class_balance_follows_the_prior_when_few_rows_are_taken():
+    # 5 rows per iteration over 10 classes: rounding each iteration alone gave every
+    # row to classes 0-4; the quota makes up for it over the iterations.
+    X, y = load_digits(return_X_y=True)
+    y_ssl = hide_labels(y, n_per_class=10, random_state=0)
+    clf = SelfTrainingWrapper(
+        LogisticRegression(max_iter=2000),
+        sample_rate=5,
+        class_balance=True,
+        max_iter=20,
+        random_state=0,
+    ).fit(X, y_ssl)
+    counts = np.bincount(clf.transduction_[clf.labeled_iter_ > 0], minlength=10)
+    np.testing.assert_array_equal(counts, np.full(10, 10))
+
+
+def test_patience_counts_refits_not_warm_up_iterations():
+    X, y = load_digits(return_X_y=True)
+    y_ssl = hide_labels(y, n_per_class=10, random_state=2)
+    params = dict(early_stopping=True, n_iter_no_change=3, random_state=2)
+    ramp = SelfTrainingWrapper(
+        LogisticRegression(max_iter=2000), sample_rate=RampSchedule(0.05, t1=5, t2=8), **params
+    ).fit(X, y_ssl)
+    # Five warm-up iterations fit nothing; the stop comes three refits after the best.
+    assert ramp.termination_condition_ == "early_stopping"
+    refits = [h["iteration"] for h in ramp.history_]
+    assert refits[0] == 6 and len(refits) == ramp.n_iter_
+    assert sum(it > ramp.best_iteration_ for it in refits) == 3
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_explicit_refit_strategies_warn_for_models_without_coefficients(blobs):
+    from sklearn.naive_bayes import GaussianNB
+
+    X, _, y_ssl = blobs
+    with pytest.warns(UserWarning, match="learns no coefficients"):
+        SelfTrainingWrapper(
+            RandomForestClassifier(n_estimators=5, random_state=0),
+            refit_strategy="warm_start",
+            max_iter=1,
+        ).fit(X, y_ssl)
+    with pytest.warns(UserWarning, match="learns no coefficients"):
+        SelfTrainingWrapper(GaussianNB(), refit_strategy="partial_fit", max_iter=1).fit(X, y_ssl)
+
+
 def test_auto_refit_keeps_a_classifier_that_stops_early(blobs):
     # partial_fit has no validation split: MLPClassifier refuses it, SGDClassifier
     # ignores early stopping; a warm refit inherits the stopped run's patience

@@ -3,6 +3,7 @@
 import copy
 import math
 import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -16,7 +17,6 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, has_fit_parameter
 
 from ..base import BaseSemiSupervisedClassifier
-from ..datasets._hide import _allocate
 from ._schedule import check_sample_rate
 
 _TERMINATION = ("max_iter", "no_change", "all_labeled", "early_stopping")
@@ -113,8 +113,11 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         Shape of the smooth weight: 1 linear, 2 quadratic, 0.5 square root.
 
     class_balance : bool, default=False
-        If True, no class gets more pseudo-labels per iteration than its share
-        among the labelled rows.
+        If True, the pseudo-labels follow the class shares of the labelled
+        rows: each iteration's rows go to the classes furthest below their
+        share of all pseudo-labels so far (so rounding is made up in later
+        iterations, even with fewer rows per iteration than classes). A class
+        short of candidates leaves its rows to the others.
 
     relabel : bool, default=True
         If True, earlier pseudo-labels are predicted again each iteration by
@@ -347,7 +350,11 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
             Labels, with -1 for unlabelled rows.
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the labelled rows (entries of unlabelled rows are
-            ignored); passed to the wrapped classifier's ``fit``.
+            ignored); passed to the wrapped classifier's ``fit``. A
+            pseudo-labelled row gets the mean weight of the labelled training
+            rows (times its smooth weight with ``weighting="smooth"``), so the
+            scale of the weights does not change the balance between labels
+            and pseudo-labels.
 
         Returns
         -------
@@ -432,7 +439,10 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
                 continue
             idle = 0
             proba = self._predict_proba_rows(X, available)
-            chosen, chosen_label, chosen_conf = self._select(proba, available, n_take, prior, rng)
+            counts = np.bincount(y_enc[pseudo], minlength=n_classes)
+            chosen, chosen_label, chosen_conf = self._select(
+                proba, available, n_take, prior, rng, counts
+            )
 
             n_relabeled = 0
             if self.relabel and pseudo.any():
@@ -440,11 +450,13 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
                 old_proba = self._predict_proba_rows(X, old)
                 new_label = old_proba.argmax(axis=1)
                 n_relabeled = int(np.sum(new_label != y_enc[old]))
-                y_enc[old] = new_label
-                confidence[old] = old_proba.max(axis=1)
             if chosen.shape[0] == 0 and n_relabeled == 0:
+                # Nothing changes: the last fit stands, with the confidences it used.
                 self.termination_condition_ = "no_change"
                 break
+            if self.relabel and pseudo.any():
+                y_enc[old] = new_label
+                confidence[old] = old_proba.max(axis=1)
 
             y_enc[chosen] = chosen_label
             confidence[chosen] = chosen_conf
@@ -476,7 +488,8 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
             self._report(progress, record)
             if self.early_stopping:
                 best = self._track_validation(X, y, val_rows, best, iteration, y_enc, confidence)
-                if iteration - best["iteration"] >= self.n_iter_no_change:
+                # Patience counts refits: a ramp's warm-up iterations fit nothing.
+                if self.n_iter_ - best["n_fitted"] >= self.n_iter_no_change:
                     self.termination_condition_ = "early_stopping"
                     break
         else:
@@ -499,7 +512,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         self.transduction_ = self._labels_like(y, y_enc, used)
         self.labeled_iter_ = labeled_iter
         self.pseudo_weight_ = np.where(
-            used, self._row_weights(pseudo, confidence, base_weight, tau), 0.0
+            used, self._row_weights(pseudo, confidence, base_weight, tau, train), 0.0
         )
         return self
 
@@ -520,12 +533,15 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         out[mask] = self.classes_[y_enc[mask]]
         return out
 
-    def _row_weights(self, pseudo, confidence, base_weight, tau):
+    def _row_weights(self, pseudo, confidence, base_weight, tau, train):
         weight = base_weight.astype(float, copy=True)
+        # A pseudo-labelled row weighs like an average labelled row (times its smooth
+        # weight), so that scaling sample_weight by a constant changes nothing.
+        scale = float(np.mean(base_weight[train])) if train.any() else 1.0
         if self.weighting == "smooth":
-            weight[pseudo] = smooth_weight(confidence[pseudo], tau, self.smooth_exponent)
+            weight[pseudo] = scale * smooth_weight(confidence[pseudo], tau, self.smooth_exponent)
         else:
-            weight[pseudo] = 1.0
+            weight[pseudo] = scale
         return weight
 
     def _labeled_repeats(self, n_labeled, n_pseudo):
@@ -546,7 +562,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         y_fit = self.classes_[y_enc[rows]]
         weight = None
         if user_weight or self.weighting == "smooth":
-            weight = self._row_weights(pseudo, confidence, base_weight, tau)[rows]
+            weight = self._row_weights(pseudo, confidence, base_weight, tau, train)[rows]
         est = self.estimator_
         if self.refit_strategy_ == "partial_fit":
             params = {} if weight is None else {"sample_weight": weight}
@@ -595,6 +611,15 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
                 f"refit_strategy='partial_fit' needs a classifier with partial_fit; "
                 f"{type(est).__name__} has none. Use 'full' or 'auto'."
             )
+        if strategy in ("warm_start", "partial_fit") and not learns_coef:
+            warnings.warn(
+                f"refit_strategy={strategy!r} on {type(est).__name__}, which learns no "
+                "coefficients: ensembles with warm_start add no member when n_estimators is "
+                "unchanged (the refits then ignore the pseudo-labels), and naive Bayes' "
+                "partial_fit keeps adding counts, stale labels included. 'auto' refits such "
+                "models in full.",
+                UserWarning,
+            )
         if strategy == "partial_fit" and stops_early:
             raise ValueError(
                 f"refit_strategy='partial_fit' cannot keep {type(est).__name__}'s "
@@ -612,10 +637,11 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
             )
         return proba
 
-    def _select(self, proba, available, n_take, prior, rng):
+    def _select(self, proba, available, n_take, prior, rng, counts):
         """Pick the rows to pseudo-label this iteration.
 
-        Returns the chosen row indices, their class indices and confidences.
+        ``counts`` holds the pseudo-labels per class so far. Returns the chosen row
+        indices, their class indices and confidences.
         """
         conf = proba.max(axis=1)
         label = proba.argmax(axis=1)
@@ -627,16 +653,40 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         else:
             order = rng.permutation(eligible)
         if self.class_balance:
-            quota = _allocate(np.maximum(prior, 1e-12) * 1e6, n_take)
+            quota = self._class_quota(prior, counts, n_take, rng)
             taken = []
             for k in range(prior.shape[0]):
                 taken.append(order[label[order] == k][: quota[k]])
             picked = np.concatenate(taken) if taken else order[:0]
+            if picked.shape[0] < n_take:
+                # A class has fewer candidates than its quota: the other classes fill
+                # the iteration (later quotas make up for it while candidates last).
+                rest = order[~np.isin(order, picked)][: n_take - picked.shape[0]]
+                picked = np.concatenate([picked, rest])
             # keep the selection order (confidence or random) among the picked rows
             picked = order[np.isin(order, picked)]
         else:
             picked = order[:n_take]
         return available[picked], label[picked], conf[picked]
+
+    @staticmethod
+    def _class_quota(prior, counts, n_take, rng):
+        """Rows per class this iteration: towards ``prior`` over all pseudo-labels so far.
+
+        The target of class k is ``prior_k (n_pseudo + n_take)``; the ``n_take`` rows
+        go to the classes in proportion to how far they are below it (largest
+        remainder, ties broken at random). Rounding is thus made up in later
+        iterations: taking 1 row per iteration over 3 classes cycles through them,
+        where rounding each iteration alone gave every row to the first class.
+        """
+        prior = np.maximum(prior, 1e-12)
+        target = prior / prior.sum() * (counts.sum() + n_take)
+        deficit = np.maximum(target - counts, 0.0)
+        share = deficit / deficit.sum() * n_take
+        quota = np.floor(share).astype(int)
+        order = np.lexsort((rng.random_sample(share.shape[0]), -(share - quota)))
+        quota[order[: n_take - quota.sum()]] += 1
+        return quota
 
     def _validation_rows(self, y_enc, labeled, rng):
         rows = []
@@ -664,6 +714,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
                 "estimator": copy.deepcopy(self.estimator_),
                 "y_enc": y_enc.copy(),
                 "confidence": confidence.copy(),
+                "n_fitted": getattr(self, "n_iter_", 0) if iteration else 0,
             }
         return best
 
