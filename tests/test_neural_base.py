@@ -274,6 +274,29 @@ def test_augmentations_keep_shapes_and_follow_their_definition():
         assert torch.all(ours <= 4 * torchs + 1e-6 * exact + 1e-12)  # as torch.std
 
 
+def test_image_augmentations_on_float64_and_non_square_images():
+    from sklearn_ssl.neural._augment import _geometric, _solarize
+
+    images = torch.rand(3, 2, 20, 40, dtype=torch.float64)
+    for aug in (FlipShift(), RandAugmentCutout()):
+        out = aug(images)
+        assert out.dtype == torch.float64 and out.shape == images.shape
+    # A rotation of a 20 x 40 image is a rotation in pixels: in affine_grid's
+    # coordinates D^-1 R D with D = diag(width / 2, height / 2).
+    identity = torch.eye(2, 3).unsqueeze(0)
+    D = torch.diag(torch.tensor([20.0, 10.0]))
+    for op in (1, 2, 3):
+        pixels = D @ _geometric(identity, op, torch.ones(1), 40 / 20)[0, :, :2] @ D.inverse()
+        if op == 1:
+            torch.testing.assert_close(pixels @ pixels.T, torch.eye(2))  # orthogonal
+        else:
+            assert pixels.abs().max() < 1.31  # shear of 0.3 in pixels
+    # Solarize at magnitude 0 changes nothing, the brightest pixel included.
+    u = torch.rand(2, 1, 8, 8)
+    u = u / u.amax(dim=(1, 2, 3), keepdim=True)
+    torch.testing.assert_close(_solarize(u, torch.zeros(2)), u)
+
+
 def test_rand_augment_magnitude_scales_the_operations():
     images = torch.rand(64, 1, 28, 28)
 

@@ -148,9 +148,9 @@ class FeatureCorruption(_Augmentation):
 # ---------------------------------------------------------------- images (N, C, H, W)
 
 
-def _random_flip_shift(n, flip, max_shift, height, width, device):
+def _random_flip_shift(n, flip, max_shift, height, width, device, dtype=torch.float32):
     """Affine matrices (n, 2, 3) of a random horizontal flip and integer shift."""
-    theta = torch.zeros(n, 2, 3, device=device)
+    theta = torch.zeros(n, 2, 3, device=device, dtype=dtype)
     theta[:, 0, 0] = 1.0
     theta[:, 1, 1] = 1.0
     if flip:
@@ -196,7 +196,8 @@ class FlipShift(_Augmentation):
 
     def __call__(self, x):
         n, _, height, width = x.shape
-        return _warp(x, _random_flip_shift(n, self.flip, self.max_shift, height, width, x.device))
+        theta = _random_flip_shift(n, self.flip, self.max_shift, height, width, x.device, x.dtype)
+        return _warp(x, theta)
 
 
 # Colour operations act on images rescaled to [0, 1] per image; m is the magnitude in [0, 1].
@@ -226,7 +227,7 @@ def _sharpness(u, m):
 
 
 def _solarize(u, m):
-    return torch.where(u >= 1 - m.view(-1, 1, 1, 1), 1 - u, u)
+    return torch.where(u > 1 - m.view(-1, 1, 1, 1), 1 - u, u)  # magnitude 0: no change
 
 
 def _posterize(u, m):
@@ -246,24 +247,32 @@ _COLOR_OPS = (_autocontrast, _brightness, _contrast, _sharpness, _solarize, _pos
 _N_GEOMETRIC = 6
 
 
-def _geometric(theta, op, m):
-    """Compose the geometric operation ``op`` (0..5) of magnitude ``m`` into ``theta``."""
+def _geometric(theta, op, m, aspect=1.0):
+    """Compose the geometric operation ``op`` (0..5) of magnitude ``m`` into ``theta``.
+
+    ``theta`` works in ``affine_grid``'s coordinates, where both axes span [-1, 1];
+    ``aspect`` (width / height) turns pixel-space rotations and shears into them
+    (on a non-square image a rotation there would stretch the image).
+    """
     n = m.shape[0]
     sign = torch.where(torch.rand(n, device=m.device) < 0.5, -1.0, 1.0)
-    extra = torch.eye(3, device=m.device).repeat(n, 1, 1)
+    extra = torch.eye(3, device=m.device, dtype=m.dtype).repeat(n, 1, 1)
     if op == 0:  # identity
         return theta
     if op == 1:  # rotate up to 30 degrees
         angle = sign * m * math.radians(30)
         extra[:, 0, 0] = torch.cos(angle)
-        extra[:, 0, 1] = -torch.sin(angle)
-        extra[:, 1, 0] = torch.sin(angle)
+        extra[:, 0, 1] = -torch.sin(angle) / aspect
+        extra[:, 1, 0] = torch.sin(angle) * aspect
         extra[:, 1, 1] = torch.cos(angle)
-    elif op in (2, 3):  # shear up to 0.3
-        extra[:, 0 if op == 2 else 1, 1 if op == 2 else 0] = sign * 0.3 * m
+    elif op == 2:  # shear x up to 0.3 (in pixels)
+        extra[:, 0, 1] = sign * 0.3 * m / aspect
+    elif op == 3:  # shear y up to 0.3
+        extra[:, 1, 0] = sign * 0.3 * m * aspect
     else:  # translate up to 30% of the size (the grid spans 2 units)
         extra[:, 0 if op == 4 else 1, 2] = sign * 0.6 * m
-    full = torch.cat([theta, torch.tensor([[[0.0, 0.0, 1.0]]], device=m.device).expand(n, 1, 3)], 1)
+    last_row = torch.tensor([[[0.0, 0.0, 1.0]]], device=m.device, dtype=m.dtype)
+    full = torch.cat([theta, last_row.expand(n, 1, 3)], 1)
     return torch.bmm(full, extra)[:, :2]
 
 
@@ -283,6 +292,8 @@ class RandAugmentCutout(_Augmentation):
         Operations per image.
     cutout : float, default=0.5
         Largest Cutout side as a fraction of the image size (0 disables Cutout).
+        The side is drawn uniformly up to it, where seed 004's FixMatch cuts a
+        fixed 0.5-side patch, so holes are about a third as large on average.
     flip : bool, default=True
         Random horizontal flip first, as in the weak augmentation.
     max_shift : float, default=0.125
@@ -327,13 +338,13 @@ class RandAugmentCutout(_Augmentation):
         device = x.device
         n_total = _N_GEOMETRIC + len(_COLOR_OPS)
         ops = torch.randint(0, n_total, (n, self.n_ops), device=device)
-        magnitudes = self.magnitude * torch.rand(n, self.n_ops, device=device)
+        magnitudes = self.magnitude * torch.rand(n, self.n_ops, device=device, dtype=x.dtype)
 
-        theta = _random_flip_shift(n, self.flip, self.max_shift, height, width, device)
+        theta = _random_flip_shift(n, self.flip, self.max_shift, height, width, device, x.dtype)
         for k in range(self.n_ops):
             for op in range(1, _N_GEOMETRIC):
                 selected = ops[:, k] == op
-                composed = _geometric(theta, op, magnitudes[:, k])
+                composed = _geometric(theta, op, magnitudes[:, k], width / height)
                 theta = torch.where(selected.view(-1, 1, 1), composed, theta)
         x = _warp(x, theta)
 
