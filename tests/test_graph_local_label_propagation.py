@@ -269,3 +269,22 @@ def test_dask_input_without_dask(monkeypatch):
     monkeypatch.setitem(sys.modules, "dask.array", None)
     with pytest.raises(ImportError, match=r"pip install 'sklearn-ssl\[dask\]'"):
         LocalLabelPropagation().fit(_FakeDaskArray(), np.array([0, 1, -1, -1]))
+
+
+def test_neighbours_must_be_euclidean(blobs):
+    from sklearn.neighbors import NearestNeighbors
+
+    X, _, y_ssl = blobs
+    with pytest.raises(ValueError, match="Euclidean neighbours"):
+        LocalLabelPropagation(neighbors=NearestNeighbors(metric="cosine")).fit(X, y_ssl)
+    tree = LocalLabelPropagation(neighbors=NearestNeighbors(algorithm="kd_tree")).fit(X, y_ssl)
+    exact = LocalLabelPropagation().fit(X, y_ssl)
+    np.testing.assert_allclose(tree.label_distributions_, exact.label_distributions_, atol=1e-10)
+
+
+def test_re_embedding_with_a_one_column_transform():
+    # A binary classifier's decision function is 1-d: it is one embedding column.
+    X, y = make_blobs(200, n_features=4, centers=2, random_state=0)
+    y_ssl = hide_labels(y, n_per_class=5, random_state=0)
+    model = LocalLabelPropagation(EmbeddingLogisticRegression(), max_iter=2).fit(X, y_ssl)
+    assert model.n_iter_ == 2 and model.labeled_embedding_.shape[1] == 1

@@ -377,3 +377,27 @@ def test_label_spreading_with_exponents_matches_the_plain_iteration(moons, monke
     scaled = LabelSpreading(n_neighbors=7).fit(X, y_ssl)
     np.testing.assert_allclose(scaled.label_distributions_, plain.label_distributions_, atol=1e-12)
     assert scaled.n_iter_ == plain.n_iter_
+
+
+def test_precomputed_kernels_have_no_self_loops_and_no_negative_affinities():
+    # A dense rbf kernel (diagonal of ones) gives scikit-learn's rbf LabelSpreading,
+    # which sets W_ii = 0; negative affinities are refused in predict as in fit.
+    from sklearn.metrics.pairwise import rbf_kernel
+    from sklearn.semi_supervised import LabelSpreading as SkLabelSpreading
+
+    X, y = make_moons(300, noise=0.1, random_state=0)
+    y_ssl = hide_labels(y, n_per_class=5, random_state=0)
+    ours = LabelSpreading(kernel="precomputed", max_iter=1000, tol=1e-9)
+    ours.fit(rbf_kernel(X, gamma=5), y_ssl)
+    ref = SkLabelSpreading(kernel="rbf", gamma=5, max_iter=1000, tol=1e-9).fit(X, y_ssl)
+    np.testing.assert_allclose(ours.label_distributions_, ref.label_distributions_, atol=1e-4)
+    with pytest.raises(ValueError, match="non-negative"):
+        ours.predict_proba(rbf_kernel(X[:5], X, gamma=5) - 0.5)
+
+
+def test_zero_tol_converges_when_nothing_changes():
+    X, y = make_moons(100, noise=0.1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = LabelPropagation(n_neighbors=5, tol=0, max_iter=50).fit(X, y)
+    assert model.n_iter_ == 1

@@ -47,6 +47,17 @@ def _class_prior(y_encoded, labeled, n_classes):
     return counts / counts.sum()
 
 
+def _check_affinities(X):
+    """A precomputed affinity matrix as CSR float64; negative entries are an error."""
+    A = sparse.csr_matrix(X, dtype=np.float64)
+    if A.nnz and A.data.min() < 0:
+        raise ValueError(
+            "With kernel='precomputed', X must hold non-negative affinities; "
+            "it has negative entries."
+        )
+    return A
+
+
 def _row_normalize(F):
     mass = F.sum(axis=1, keepdims=True)
     return F / np.where(mass > 0, mass, 1.0)
@@ -198,13 +209,13 @@ class BaseKNNPropagation(BaseGraphPropagation):
                     "With kernel='precomputed', X must be a square (n_samples, n_samples) "
                     f"affinity matrix, got shape {X.shape}."
                 )
-            A = sparse.csr_matrix(X, dtype=np.float64)
-            if A.nnz and A.data.min() < 0:
-                raise ValueError(
-                    "With kernel='precomputed', X must hold non-negative affinities; "
-                    "it has negative entries."
-                )
-            return ((A + A.T) * 0.5).tocsr()
+            A = _check_affinities(X)
+            A = ((A + A.T) * 0.5).tocsr()
+            # No self-loops (W_ii = 0, as Zhou et al. and the kNN graph): a dense
+            # kernel's diagonal of ones would hold each row's own labels back.
+            A.setdiag(0.0)
+            A.eliminate_zeros()
+            return A
         check_n_neighbors(self.n_neighbors, n_samples)
         self.neighbors_ = check_neighbors(
             self.neighbors, n_jobs=self.n_jobs, random_state=self.random_state
@@ -250,7 +261,7 @@ class BaseKNNPropagation(BaseGraphPropagation):
         step = lambda F: self._propagate(operator, F, Y)  # noqa: E731
         F, delta = self._iterate(step, Y.copy(), _row_normalize)
         F, delta = self._after_propagation(operator, F, Y, delta)
-        if delta >= self.tol:
+        if delta > self.tol:
             warnings.warn(
                 f"{type(self).__name__} did not converge in max_iter={self.max_iter} "
                 f"iterations (last change {delta:.2g} > tol={self.tol}). Increase max_iter.",
@@ -276,7 +287,7 @@ class BaseKNNPropagation(BaseGraphPropagation):
             delta = np.abs(P_new - P).max() if P.size else 0.0
             P = P_new
             self.n_iter_ += 1
-            if delta < self.tol:
+            if delta <= self.tol:
                 break
         return state, delta
 
@@ -289,7 +300,7 @@ class BaseKNNPropagation(BaseGraphPropagation):
         X = validate_data(self, X, reset=False, accept_sparse="csr" if precomputed else False)
         if precomputed:
             # Rows of X are affinities to the training rows.
-            return np.asarray(sparse.csr_matrix(X) @ self.label_distributions_)
+            return np.asarray(_check_affinities(X) @ self.label_distributions_)
         dist, ind = kneighbors_blocked(
             self.neighbors_, X, self.n_neighbors, batch_size=self.batch_size, n_jobs=self.n_jobs
         )

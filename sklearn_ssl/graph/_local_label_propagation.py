@@ -169,7 +169,8 @@ class LocalLabelPropagation(BaseGraphPropagation):
         How nearest rows are found: exact blocked search, approximate with faiss
         (``"ivf"`` is the fast choice for millions of rows; ``pip install
         sklearn-ssl[ann]``) or pynndescent, or any object with ``fit`` and
-        ``kneighbors``.
+        ``kneighbors`` that returns Euclidean distances (LLP normalises the rows
+        and derives the cosine similarity from them; another metric is an error).
     batch_size : int, default=None
         Rows per block; bounds memory. None means 4096.
     n_jobs : int, default=None
@@ -316,12 +317,23 @@ class LocalLabelPropagation(BaseGraphPropagation):
         return self._make_index().fit(ref)
 
     def _make_index(self, n_queries=None):
-        return check_neighbors(
+        index = check_neighbors(
             self.neighbors,
             n_jobs=self.n_jobs,
             random_state=self.random_state,
             n_queries=n_queries,
         )
+        metric = getattr(index, "metric", "euclidean")
+        p = getattr(index, "p", 2)
+        if not (metric in ("euclidean", "l2") or (metric == "minkowski" and p in (2, None))):
+            # The density (v.w = 1 - |v - w|^2 / 2) and the vote search read
+            # Euclidean distances between unit rows; cosine similarity comes from them.
+            raise ValueError(
+                f"LocalLabelPropagation needs Euclidean neighbours (it normalises the rows "
+                f"and compares them by cosine similarity itself); the neighbours object uses "
+                f"metric={metric!r}. Pass one with the default Euclidean metric."
+            )
+        return index
 
     def _vote_args(self):
         return (
@@ -422,7 +434,9 @@ class LocalLabelPropagation(BaseGraphPropagation):
             self._fit_estimator(X, y_encoded, labeled, F)
             if n_iter == self.max_iter or not hasattr(self.estimator_, "transform"):
                 break
-            Z = self.estimator_.transform(X)
+            Z = np.asarray(self.estimator_.transform(X), dtype=np.float64)
+            if Z.ndim == 1:  # e.g. a binary decision function: one column
+                Z = Z.reshape(-1, 1)
         self.n_iter_ = n_iter
         self._finish(F, y_encoded, labeled)
         return self
