@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import check_consistent_length, validate_data
+from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
 
 from .utils._labels import _as_array, _check_marker, check_semi_supervised_y, is_labeled
 
@@ -18,7 +18,7 @@ def _labeled_subset(X, y, sample_weight=None):
     """Return ``X``, ``y`` and ``sample_weight`` restricted to labelled rows."""
     y = _as_array(y)
     if y.ndim == 2 and y.shape[1] == 1:
-        y = y.ravel()  # a one-column frame, as fit takes it
+        y = column_or_1d(y)  # a one-column frame, as fit takes it
     if y.ndim == 1:
         y = _check_marker(y)  # as fit reads it: object numbers, '-1' strings
     check_consistent_length(X, y, sample_weight)

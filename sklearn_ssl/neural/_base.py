@@ -382,22 +382,17 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             hook(self, **cb_kwargs)
 
     def _callback_hooks(self, method_name):
-        callbacks = getattr(self, "callbacks_", [])
-        key = (method_name, *map(id, (cb for _, cb in callbacks)))
         cache = self.__dict__.setdefault("_callback_hook_cache", {})
-        hooks = cache.get(key)
+        hooks = cache.get(method_name)
         if hooks is None:
             default = getattr(Callback, method_name, None)
-            hooks = [
+            hooks = cache[method_name] = [
                 getattr(cb, method_name)
-                for _, cb in callbacks
+                for _, cb in getattr(self, "callbacks_", [])
                 if default is None
                 or method_name in vars(cb)
                 or getattr(type(cb), method_name, None) is not default
             ]
-            if len(cache) > 64:  # callbacks re-created many times (set_params)
-                cache.clear()
-            cache[key] = hooks
         return hooks
 
     def __getstate__(self):

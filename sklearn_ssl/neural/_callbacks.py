@@ -95,8 +95,8 @@ class EMAWeights(Callback):
 
     >>> from sklearn_ssl.neural import FixMatchClassifier
     >>> clf = FixMatchClassifier(callbacks__ema__decay=0.99)
-    >>> clf.initialize_callbacks().callbacks_[-2]
-    ('ema', <sklearn_ssl.neural._callbacks.EMAWeights object at ...>)
+    >>> dict(clf.initialize_callbacks().callbacks_)["ema"].decay
+    0.99
     """
 
     def __init__(self, target="ema_module", decay=None):

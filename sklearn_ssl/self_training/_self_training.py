@@ -624,7 +624,8 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
             raise ValueError(
                 f"refit_strategy='partial_fit' cannot keep {type(est).__name__}'s "
                 "early_stopping=True: partial_fit has no validation split. Use "
-                "'warm_start' or 'auto' (which picks it), or set early_stopping=False."
+                "'full' or 'auto' (which refits such models in full), or set "
+                "early_stopping=False."
             )
         self.refit_strategy_ = strategy
 
@@ -714,7 +715,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
                 "estimator": copy.deepcopy(self.estimator_),
                 "y_enc": y_enc.copy(),
                 "confidence": confidence.copy(),
-                "n_fitted": getattr(self, "n_iter_", 0) if iteration else 0,
+                "n_fitted": self.n_iter_ if iteration else 0,  # refits so far
             }
         return best
 

@@ -16,6 +16,7 @@ so the rules below hold everywhere:
 import numbers
 
 import numpy as np
+from sklearn.utils._missing import is_pandas_na, is_scalar_nan
 from sklearn.utils.validation import column_or_1d
 
 UNLABELED = -1
@@ -47,12 +48,7 @@ def _as_array(y):
 
 def _is_missing(value):
     """None, NaN (any float type) or pandas' NA (nullable Int64 or string columns)."""
-    if value is None or type(value).__name__ == "NAType":
-        return True
-    try:
-        return bool(value != value)
-    except (TypeError, ValueError):
-        return False
+    return value is None or is_scalar_nan(value) or is_pandas_na(value)
 
 
 def _check_marker(y):
