@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from joblib import Parallel, delayed
 from scipy import sparse
 from sklearn.datasets import make_blobs, make_moons
 from sklearn.neighbors import NearestNeighbors, kneighbors_graph
@@ -272,20 +273,71 @@ def test_ivf_flat_scan_of_rows_of_one_norm_is_exact():
     # Unit rows (or LocalLabelPropagation's augmented vectors) are scanned by inner
     # product; the distances and neighbours returned must still be the Euclidean ones.
     faiss = pytest.importorskip("faiss")
-    from sklearn_ssl.graph._graph import _FaissIVF
+    from sklearn_ssl.graph._graph import _FaissIVF, _InnerProductScan
 
     rng = np.random.RandomState(2)
     X = rng.normal(size=(800, 7))
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     Q = rng.normal(size=(60, 7))  # queries of any norm
     index = _FaissIVF(random_state=0).fit(X)
-    assert isinstance(index.index_, faiss.IndexFlatIP)
+    assert isinstance(index.index_, _InnerProductScan)
     dist, ind = index.kneighbors(Q, 5)
     exact_dist, exact_ind = NearestNeighbors(n_neighbors=5).fit(X).kneighbors(Q)
     np.testing.assert_array_equal(ind, exact_ind)
     np.testing.assert_allclose(dist, exact_dist, atol=1e-4)
     # Rows of different norms keep the Euclidean scan.
     assert isinstance(_FaissIVF().fit(X * rng.uniform(1, 2, (800, 1))).index_, faiss.IndexFlatL2)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("n_queries, k", [(1, 3), (700, 10), (300, 50)])
+def test_inner_product_scan_matches_faiss_flat_scan(n_queries, k, n_threads):
+    # NumPy's products with faiss' heaps, in worker threads: the same top-k as
+    # faiss' IndexFlatIP (k above the row count pads with -1, as faiss does), and
+    # the BLAS and OpenMP thread settings of the caller are left as they were.
+    faiss = pytest.importorskip("faiss")
+    from threadpoolctl import threadpool_info
+
+    from sklearn_ssl.graph._graph import _InnerProductScan
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 6)).astype(np.float32)
+    Q = rng.normal(size=(n_queries, 6)).astype(np.float32)
+    flat = faiss.IndexFlatIP(6)
+    flat.add(X)
+    expected_D, expected_I = flat.search(Q, k)
+    blas_before = [(i["filepath"], i["num_threads"]) for i in threadpool_info()]
+    omp_before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(n_threads)
+    try:
+        scores, ids = _InnerProductScan(X).search(Q, k)
+        assert faiss.omp_get_max_threads() == n_threads
+    finally:
+        faiss.omp_set_num_threads(omp_before)
+    np.testing.assert_array_equal(ids, expected_I)
+    found = ids >= 0
+    np.testing.assert_allclose(scores[found], expected_D[found], rtol=1e-6, atol=1e-6)
+    assert (~found).sum() == max(0, k - 40) * n_queries
+    assert [(i["filepath"], i["num_threads"]) for i in threadpool_info()] == blas_before
+
+
+def test_inner_product_scan_from_concurrent_threads_restores_blas_threads():
+    # Two joblib threads searching at once: the BLAS limit is counted, so the
+    # first to finish does not lift it under the other, nor leave it set after.
+    pytest.importorskip("faiss")
+    from threadpoolctl import threadpool_info
+
+    from sklearn_ssl.graph._graph import _InnerProductScan
+
+    rng = np.random.RandomState(0)
+    scan = _InnerProductScan(rng.normal(size=(300, 8)))
+    queries = [rng.normal(size=(2000, 8)) for _ in range(6)]
+    before = [(i["filepath"], i["num_threads"]) for i in threadpool_info()]
+    results = Parallel(n_jobs=2, prefer="threads")(delayed(scan.search)(q, 5) for q in queries)
+    assert [(i["filepath"], i["num_threads"]) for i in threadpool_info()] == before
+    for q, (_, ind) in zip(queries, results):
+        expected = np.argsort(-(q.astype(np.float32) @ scan.xb_.T), axis=1)[:, :5]
+        assert np.mean(ind == expected) > 0.999
 
 
 @pytest.mark.parametrize("backend", ["hnsw", "ivf"])
