@@ -49,7 +49,8 @@ def _zero_rows_error(n_zero):
 
 def _unit_rows(X):
     X = np.asarray(X, dtype=np.float64)
-    norms = np.linalg.norm(X, axis=1)
+    # einsum: no N x d temporary of squares (np.linalg.norm makes one).
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X))
     zero = ~(norms > 0)
     if zero.any():
         raise _zero_rows_error(int(zero.sum()))
@@ -290,14 +291,14 @@ class LocalLabelPropagation(BaseGraphPropagation):
             return np.zeros(sims.shape[0])
         return logsumexp(sims / self.temperature, axis=1)
 
-    def _log_density(self, V, V_lab, unlabeled):
+    def _log_density(self, V_unl, V_lab):
         """``log rho`` of every labelled row (zeros without density weighting)."""
         n_lab = V_lab.shape[0]
-        if not self.density_weighting or not unlabeled.any():
+        if not self.density_weighting or not V_unl.shape[0]:
             return np.zeros(n_lab)
-        T = min(self.n_density_neighbors, int(unlabeled.sum()))
+        T = min(self.n_density_neighbors, V_unl.shape[0])
         # Few queries (the labelled rows): "ivf" then uses fewer, larger cells.
-        index = self._make_index(n_queries=n_lab).fit(V[unlabeled])
+        index = self._make_index(n_queries=n_lab).fit(V_unl)
         results = self._parallel(
             delayed(_kneighbors)(index, V_lab[b], T) for b in _row_blocks(n_lab, self.batch_size)
         )
@@ -366,10 +367,12 @@ class LocalLabelPropagation(BaseGraphPropagation):
         V = _unit_rows(Z)
         V_lab = V[labeled]
         unlabeled = ~labeled
-        self._set_reference(V_lab, y_encoded[labeled], self._log_density(V, V_lab, unlabeled))
-        F = np.zeros((V.shape[0], len(self.classes_)))
+        V_unl = V[unlabeled]  # one copy for the density and the votes
+        del V
+        self._set_reference(V_lab, y_encoded[labeled], self._log_density(V_unl, V_lab))
+        F = np.zeros((Z.shape[0], len(self.classes_)))
         F[labeled, y_encoded[labeled]] = 1.0
-        F[unlabeled] = self._votes(V[unlabeled])
+        F[unlabeled] = self._votes(V_unl)
         return F
 
     # -- fit ----------------------------------------------------------------
