@@ -324,7 +324,7 @@ def test_inner_product_scan_matches_faiss_flat_scan(n_queries, k, n_threads):
 def test_inner_product_scan_from_concurrent_threads_restores_blas_threads():
     # Two joblib threads searching at once: the BLAS limit is counted, so the
     # first to finish does not lift it under the other, nor leave it set after.
-    pytest.importorskip("faiss")
+    faiss = pytest.importorskip("faiss")
     from threadpoolctl import threadpool_info
 
     from sklearn_ssl.graph._graph import _InnerProductScan
@@ -333,7 +333,16 @@ def test_inner_product_scan_from_concurrent_threads_restores_blas_threads():
     scan = _InnerProductScan(rng.normal(size=(300, 8)))
     queries = [rng.normal(size=(2000, 8)) for _ in range(6)]
     before = [(i["filepath"], i["num_threads"]) for i in threadpool_info()]
-    results = Parallel(n_jobs=2, prefer="threads")(delayed(scan.search)(q, 5) for q in queries)
+
+    def search(q):
+        # Each calling thread keeps its OpenMP setting (faiss reads it), whichever
+        # thread lifts the BLAS limit.
+        omp_before = faiss.omp_get_max_threads()
+        result = scan.search(q, 5)
+        assert faiss.omp_get_max_threads() == omp_before
+        return result
+
+    results = Parallel(n_jobs=2, prefer="threads")(delayed(search)(q) for q in queries)
     assert [(i["filepath"], i["num_threads"]) for i in threadpool_info()] == before
     for q, (_, ind) in zip(queries, results):
         expected = np.argsort(-(q.astype(np.float32) @ scan.xb_.T), axis=1)[:, :5]

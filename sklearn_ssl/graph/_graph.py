@@ -96,7 +96,12 @@ class _FaissHNSW:
 
 @lru_cache(maxsize=1)
 def _blas_controller():
-    return ThreadpoolController().select(user_api="blas")
+    # The BLAS libraries that NumPy's products may use; not the one bundled in
+    # faiss' wheels (unused here): it is threaded with OpenMP, and limiting it
+    # would change the calling thread's OpenMP setting, which faiss reads.
+    blas = ThreadpoolController().select(user_api="blas")
+    paths = [c.filepath for c in blas.lib_controllers if "faiss" not in c.filepath]
+    return blas.select(filepath=paths)
 
 
 _blas_lock = threading.Lock()
