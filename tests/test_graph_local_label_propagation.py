@@ -82,6 +82,37 @@ def test_blocks_and_jobs_do_not_change_the_result(blobs):
     np.testing.assert_allclose(blocked.log_density_, ref.log_density_)
 
 
+@pytest.mark.parametrize("joblib_backend", ["threading", "loky", "multiprocessing"])
+@pytest.mark.parametrize("neighbors", ["exact", "ivf"])
+def test_any_joblib_backend_gives_the_same_result(blobs, joblib_backend, neighbors):
+    # "multiprocessing" forks, and a forked child hangs in OpenMP code the parent
+    # ran (scikit-learn's neighbour search): the blocks run in threads, with a
+    # warning (before, LocalLabelPropagation raised joblib's error about
+    # return_as="generator" and LabelSpreading hung).
+    import contextlib
+
+    from joblib import parallel_backend
+
+    from sklearn_ssl.graph import LabelSpreading
+
+    if neighbors == "ivf":
+        pytest.importorskip("faiss")
+    X, y, y_ssl = blobs
+    ref = LocalLabelPropagation(neighbors=neighbors, random_state=0).fit(X, y_ssl)
+    ref_ls = LabelSpreading(n_neighbors=7, neighbors=neighbors, random_state=0).fit(X, y_ssl)
+    forks = joblib_backend == "multiprocessing"
+    expect = pytest.warns(UserWarning, match="in threads") if forks else contextlib.nullcontext()
+    with parallel_backend(joblib_backend, n_jobs=2), expect:
+        llp = LocalLabelPropagation(neighbors=neighbors, random_state=0, batch_size=100)
+        llp.fit(X, y_ssl)
+        ls = LabelSpreading(n_neighbors=7, neighbors=neighbors, random_state=0, batch_size=100)
+        ls.fit(X, y_ssl)
+        proba = llp.predict_proba(X[:50])
+    np.testing.assert_allclose(llp.label_distributions_, ref.label_distributions_, atol=1e-6)
+    np.testing.assert_allclose(ls.label_distributions_, ref_ls.label_distributions_, atol=1e-6)
+    np.testing.assert_allclose(proba, ref.predict_proba(X[:50]), atol=1e-6)
+
+
 @pytest.mark.parametrize("backend", ["ivf", "hnsw"])
 def test_approximate_backends_agree_with_exact(blobs, backend):
     pytest.importorskip("faiss")

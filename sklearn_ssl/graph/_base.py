@@ -227,6 +227,7 @@ class BaseKNNPropagation(BaseGraphPropagation):
             batch_size=self.batch_size,
             n_jobs=self.n_jobs,
             exclude_self=True,
+            estimator_name=type(self).__name__,
         )
         self.gamma_ = self.gamma if self.gamma is not None else default_gamma(dist)
         return knn_affinity(dist, ind, n_samples, self._edge_weights(dist))
@@ -302,7 +303,12 @@ class BaseKNNPropagation(BaseGraphPropagation):
             # Rows of X are affinities to the training rows.
             return np.asarray(_check_affinities(X) @ self.label_distributions_)
         dist, ind = kneighbors_blocked(
-            self.neighbors_, X, self.n_neighbors, batch_size=self.batch_size, n_jobs=self.n_jobs
+            self.neighbors_,
+            X,
+            self.n_neighbors,
+            batch_size=self.batch_size,
+            n_jobs=self.n_jobs,
+            estimator_name=type(self).__name__,
         )
         if self.kernel == "rbf":
             # Shift by each row's nearest distance: the ratios are unchanged and

@@ -26,6 +26,7 @@ stays bounded and a joblib backend (threads, processes, dask) spreads them.
 import numbers
 import os
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
@@ -419,12 +420,52 @@ def _kneighbors(index, X, n_neighbors):
     return index.kneighbors(X, n_neighbors)
 
 
+def _forking_backend_active():
+    try:
+        from joblib._parallel_backends import MultiprocessingBackend
+        from joblib.parallel import get_active_backend
+    except ImportError:  # a joblib that moved them: nothing to detect
+        return False
+    return isinstance(get_active_backend()[0], MultiprocessingBackend)
+
+
+def block_parallel(n_jobs, estimator_name, **kwargs):
+    """``joblib.Parallel`` for blocks of rows: threads unless a backend is active.
+
+    Any active joblib backend is used (dask, loky, threading), except
+    "multiprocessing": on Linux it forks the process, and a child that enters an
+    OpenMP region (scikit-learn's neighbour search, faiss) after the parent has
+    run one hangs forever (GNU OpenMP is not fork-safe). Those blocks run in
+    threads instead, with a warning; the results are the same.
+    """
+    if _forking_backend_active():
+        warnings.warn(
+            f"{estimator_name} runs its blocks of rows in threads, not in the active "
+            "'multiprocessing' joblib backend: forked processes hang in OpenMP code "
+            "(neighbour search) that the parent process has run. Use the 'loky' "
+            "backend (joblib's default) for processes, or 'threading'.",
+            UserWarning,
+        )
+        kwargs.pop("prefer", None)
+        return Parallel(n_jobs=n_jobs, backend="threading", **kwargs)
+    return Parallel(n_jobs=n_jobs, **kwargs)
+
+
 def _row_blocks(n_rows, batch_size):
     batch_size = batch_size or DEFAULT_BATCH_SIZE
     return [slice(start, min(start + batch_size, n_rows)) for start in range(0, n_rows, batch_size)]
 
 
-def kneighbors_blocked(index, X, n_neighbors, *, batch_size=None, n_jobs=None, exclude_self=False):
+def kneighbors_blocked(
+    index,
+    X,
+    n_neighbors,
+    *,
+    batch_size=None,
+    n_jobs=None,
+    exclude_self=False,
+    estimator_name="The neighbour search",
+):
     """Query a fitted ``index`` with the rows of ``X`` in blocks of bounded memory.
 
     Parameters
@@ -448,7 +489,7 @@ def kneighbors_blocked(index, X, n_neighbors, *, batch_size=None, n_jobs=None, e
     k = n_neighbors + 1 if exclude_self else n_neighbors
     blocks = _row_blocks(X.shape[0], batch_size)
     # Threads: the backends release the GIL; another joblib backend (dask) may override.
-    results = Parallel(n_jobs=n_jobs, prefer="threads")(
+    results = block_parallel(n_jobs, estimator_name, prefer="threads")(
         delayed(_kneighbors)(index, X[b], k) for b in blocks
     )
     dist = np.concatenate([r[0] for r in results])

@@ -43,8 +43,9 @@ class LabelPropagation(BaseKNNPropagation):
     batch_size : int, default=None
         Rows per neighbour query block (bounds memory); None means 4096.
     n_jobs : int, default=None
-        Query blocks run in parallel with joblib (any joblib backend, dask
-        included).
+        Query blocks run in parallel with joblib (the active joblib backend,
+        dask included; under "multiprocessing", which forks, in threads with
+        a warning).
     random_state : int, RandomState instance or None, default=None
         Seeds the approximate neighbour backends.
 

@@ -4,7 +4,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import delayed
 from scipy.special import logsumexp
 from sklearn.base import _fit_context, clone
 from sklearn.neighbors import NearestNeighbors
@@ -20,7 +20,13 @@ from sklearn.utils.validation import (
 
 from ..utils._labels import check_semi_supervised_y
 from ._base import BaseGraphPropagation
-from ._graph import NEIGHBORS_BACKENDS, _kneighbors, _row_blocks, check_neighbors
+from ._graph import (
+    NEIGHBORS_BACKENDS,
+    _kneighbors,
+    _row_blocks,
+    block_parallel,
+    check_neighbors,
+)
 
 
 def _is_dask_collection(X):
@@ -176,7 +182,8 @@ class LocalLabelPropagation(BaseGraphPropagation):
         Rows per block; bounds memory. None means 4096.
     n_jobs : int, default=None
         Blocks run in parallel with joblib threads (or the active joblib
-        backend, e.g. dask).
+        backend, e.g. dask; under "multiprocessing", which forks, in threads
+        with a warning).
     random_state : int, RandomState instance or None, default=None
         Seeds the approximate neighbour backends.
 
@@ -273,7 +280,10 @@ class LocalLabelPropagation(BaseGraphPropagation):
     # -- propagation --------------------------------------------------------
 
     def _parallel(self, tasks):
-        return Parallel(n_jobs=self.n_jobs, prefer="threads", return_as="generator")(tasks)
+        # Results as they come: one block's scores in memory at a time.
+        return block_parallel(
+            self.n_jobs, type(self).__name__, prefer="threads", return_as="generator"
+        )(tasks)
 
     def _effective_k(self, n_labeled):
         if self.n_neighbors > n_labeled:
