@@ -481,6 +481,8 @@ def kneighbors_blocked(
     exclude_self : bool, default=False
         ``X`` is the data the index was fitted on: drop each row from its own
         neighbours.
+    estimator_name : str, default="The neighbour search"
+        Who runs the search, for the warning of :func:`block_parallel`.
 
     Returns
     -------
