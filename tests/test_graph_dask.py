@@ -43,7 +43,10 @@ def test_llp_on_dask_array_equals_numpy(client, data):
 # the entry; when an id is reused before the old object's callback runs, the later
 # callback raises KeyError inside joblib (joblib/_dask.py, _WeakKeyDictionary), which
 # pytest reports now and then as an unraisable-exception warning. Not ours to fix.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings(
+    "ignore:Exception ignored in. <function _WeakKeyDictionary"
+    ":pytest.PytestUnraisableExceptionWarning"
+)
 def test_joblib_dask_backend_equals_numpy(client, data):
     from joblib import parallel_backend
 

@@ -113,6 +113,18 @@ def test_any_joblib_backend_gives_the_same_result(blobs, joblib_backend, neighbo
     np.testing.assert_allclose(proba, ref.predict_proba(X[:50]), atol=1e-6)
 
 
+def test_multiprocessing_backend_with_one_job_does_not_warn(blobs):
+    # n_jobs=1 runs in the process itself: nothing forks, nothing to warn about.
+    import warnings
+
+    from joblib import parallel_backend
+
+    X, y, y_ssl = blobs
+    with parallel_backend("multiprocessing", n_jobs=2), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LocalLabelPropagation(n_jobs=1, batch_size=100).fit(X, y_ssl)
+
+
 @pytest.mark.parametrize("backend", ["ivf", "hnsw"])
 def test_approximate_backends_agree_with_exact(blobs, backend):
     pytest.importorskip("faiss")

@@ -1,6 +1,8 @@
 """LabelPropagation, LabelSpreading and the kNN graph builder."""
 
 import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -347,6 +349,49 @@ def test_inner_product_scan_from_concurrent_threads_restores_blas_threads():
     for q, (_, ind) in zip(queries, results):
         expected = np.argsort(-(q.astype(np.float32) @ scan.xb_.T), axis=1)[:, :5]
         assert np.mean(ind == expected) > 0.999
+
+
+def test_blas_limit_takes_effect_from_any_thread():
+    # threadpoolctl (>= 3.6) lets only a "controlling" thread change a pthreads
+    # OpenBLAS and ignores the others: a limit entered from a joblib thread did
+    # nothing, and one lifted from another thread left BLAS at one thread for good.
+    # In a fresh process, so that no earlier test has made a thread the controller.
+    pytest.importorskip("faiss")
+    code = """
+import threading
+from threadpoolctl import threadpool_info
+from sklearn_ssl.graph._graph import _blas_controller, _one_blas_thread
+
+paths = {c.filepath for c in _blas_controller().lib_controllers}
+assert paths, "no BLAS library to limit"
+def counts():
+    return sorted({i["num_threads"] for i in threadpool_info() if i["filepath"] in paths})
+before = counts()
+with _one_blas_thread():  # the main thread first, as a plain fit does
+    seen = [counts()]
+assert counts() == before
+def worker(enter, leave, out, end):
+    with _one_blas_thread():
+        enter.set()
+        seen.append(counts())
+        leave.wait()
+    out.set()
+    end.wait()  # stays alive after leaving the limit
+a_in, b_in, a_go, b_go, a_out, b_out, end = (threading.Event() for _ in range(7))
+a = threading.Thread(target=worker, args=(a_in, a_go, a_out, end))
+b = threading.Thread(target=worker, args=(b_in, b_go, b_out, end))
+a.start(); a_in.wait(); b.start(); b_in.wait()
+a_go.set(); a_out.wait()
+seen.append(counts())  # b is still inside: the limit holds
+b_go.set(); b_out.wait()
+after = counts()  # lifted by b while a, which entered first, is alive
+end.set(); a.join(); b.join()
+print(before, seen, after)
+assert seen == [[1], [1], [1], [1]], seen
+assert after == before, (after, before)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 @pytest.mark.parametrize("backend", ["hnsw", "ivf"])

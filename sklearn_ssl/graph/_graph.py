@@ -37,7 +37,7 @@ from scipy import sparse
 from sklearn.base import clone
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
-from threadpoolctl import ThreadpoolController
+from threadpoolctl import OpenBLASController, ThreadpoolController
 
 NEIGHBORS_BACKENDS = ("exact", "hnsw", "ivf", "nndescent")
 
@@ -109,6 +109,17 @@ _blas_lock = threading.Lock()
 _blas_state = {"users": 0, "limiter": None}
 
 
+def _release_openblas_control():
+    # threadpoolctl >= 3.6 lets one "controlling" thread set a pthreads OpenBLAS'
+    # thread count and silently ignores the others, and hands control back only
+    # in its ``with`` form. Our limit is entered and lifted by whichever threads
+    # come first and last (under _blas_lock): clear the controller around each
+    # change so that it takes effect. Older threadpoolctl has no such state.
+    clear = getattr(OpenBLASController, "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
+
+
 @contextmanager
 def _one_blas_thread():
     """BLAS limited to one thread while any caller is inside (reference-counted).
@@ -118,7 +129,9 @@ def _one_blas_thread():
     """
     with _blas_lock:
         if _blas_state["users"] == 0:
+            _release_openblas_control()
             _blas_state["limiter"] = _blas_controller().limit(limits=1)
+            _release_openblas_control()
         _blas_state["users"] += 1
     try:
         yield
@@ -126,27 +139,44 @@ def _one_blas_thread():
         with _blas_lock:
             _blas_state["users"] -= 1
             if _blas_state["users"] == 0:
+                _release_openblas_control()
                 _blas_state["limiter"].restore_original_limits()
+                _release_openblas_control()
 
 
 _scan_pool_lock = threading.Lock()
-_scan_pool = {"pid": None, "executor": None, "workers": 0}
+_scan_pool = {"executor": None, "workers": 0}
 
 
 def _scan_executor(n_workers):
     """A thread pool kept between searches (starting threads cost ~1 ms each per call).
 
-    Its threads are private to _InnerProductScan, so the one-thread OpenMP setting
-    they make stays with them. A forked child gets a new pool.
+    One worker per core (or more if asked), shared by all callers, so that two
+    callers searching at once run side by side. Its threads are private to
+    _InnerProductScan, so the one-thread OpenMP setting they make stays with them.
+    A pool outgrown is replaced, not shut down (another caller may be submitting
+    to it; its idle threads end when it is collected).
     """
     with _scan_pool_lock:
-        executor = _scan_pool["executor"]
-        if _scan_pool["pid"] != os.getpid() or _scan_pool["workers"] < n_workers:
-            if executor is not None and _scan_pool["pid"] == os.getpid():
-                executor.shutdown(wait=False)
-            executor = ThreadPoolExecutor(n_workers, thread_name_prefix="sklearn_ssl_scan")
-            _scan_pool.update(pid=os.getpid(), executor=executor, workers=n_workers)
-        return executor
+        if _scan_pool["workers"] < n_workers:
+            workers = max(n_workers, os.cpu_count() or 1)
+            executor = ThreadPoolExecutor(workers, thread_name_prefix="sklearn_ssl_scan")
+            _scan_pool.update(executor=executor, workers=workers)
+        return _scan_pool["executor"]
+
+
+def _reset_after_fork():
+    # A child forked during a search must not inherit a held lock, a count of
+    # users that will never return, or a pool whose threads did not survive.
+    global _blas_lock, _scan_pool_lock
+    _blas_lock = threading.Lock()
+    _blas_state.update(users=0, limiter=None)
+    _scan_pool_lock = threading.Lock()
+    _scan_pool.update(executor=None, workers=0)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 # Query rows per matrix product in _InnerProductScan: 256 x 2,000 float32 scores
@@ -420,13 +450,18 @@ def _kneighbors(index, X, n_neighbors):
     return index.kneighbors(X, n_neighbors)
 
 
-def _forking_backend_active():
+def _multiprocessing_active(n_jobs):
+    """Whether joblib's "multiprocessing" backend is active, and would fork for ``n_jobs``."""
     try:
         from joblib._parallel_backends import MultiprocessingBackend
         from joblib.parallel import get_active_backend
     except ImportError:  # a joblib that moved them: nothing to detect
-        return False
-    return isinstance(get_active_backend()[0], MultiprocessingBackend)
+        return False, False
+    backend, default_n_jobs = get_active_backend()
+    if not isinstance(backend, MultiprocessingBackend):
+        return False, False
+    n_jobs = default_n_jobs if n_jobs is None else n_jobs
+    return True, n_jobs not in (None, 1)
 
 
 def block_parallel(n_jobs, estimator_name, **kwargs):
@@ -438,7 +473,8 @@ def block_parallel(n_jobs, estimator_name, **kwargs):
     run one hangs forever (GNU OpenMP is not fork-safe). Those blocks run in
     threads instead, with a warning; the results are the same.
     """
-    if _forking_backend_active():
+    active, forks = _multiprocessing_active(n_jobs)
+    if forks:
         warnings.warn(
             f"{estimator_name} runs its blocks of rows in threads, not in the active "
             "'multiprocessing' joblib backend: forked processes hang in OpenMP code "
@@ -446,6 +482,7 @@ def block_parallel(n_jobs, estimator_name, **kwargs):
             "backend (joblib's default) for processes, or 'threading'.",
             UserWarning,
         )
+    if active:  # also with one job: that backend cannot stream results (return_as)
         kwargs.pop("prefer", None)
         return Parallel(n_jobs=n_jobs, backend="threading", **kwargs)
     return Parallel(n_jobs=n_jobs, **kwargs)
