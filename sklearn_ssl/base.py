@@ -11,7 +11,13 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
 
-from .utils._labels import _as_array, _check_marker, check_semi_supervised_y, is_labeled
+from .utils._labels import (
+    _as_array,
+    _check_marker,
+    _has_missing,
+    check_semi_supervised_y,
+    is_labeled,
+)
 
 
 def _labeled_subset(X, y, sample_weight=None):
@@ -20,6 +26,11 @@ def _labeled_subset(X, y, sample_weight=None):
     if y.ndim == 2 and y.shape[1] == 1:
         y = column_or_1d(y)  # a one-column frame, as fit takes it
     if y.ndim == 1:
+        if _has_missing(y):
+            raise ValueError(
+                "y contains None or NaN, which score cannot compare with predictions. "
+                "Mark unlabelled rows with the integer -1 instead."
+            )
         y = _check_marker(y)  # as fit reads it: object numbers, '-1' strings
     check_consistent_length(X, y, sample_weight)
     mask = is_labeled(y)

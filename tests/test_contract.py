@@ -245,6 +245,25 @@ def test_folds_stay_stratified_when_a_class_is_small(counts):
     np.testing.assert_array_equal(tested, np.flatnonzero(y != -1))
 
 
+def test_shuffled_folds_of_small_classes_follow_random_state():
+    # Every class smaller than n_splits: rows are dealt class by class; shuffled,
+    # random_state decides the deal, and each row is still tested exactly once.
+    y = np.array([0, 0, 1, 1, 2, 2, -1, -1, -1])
+    X = np.zeros((y.shape[0], 1))
+
+    def deal(seed):
+        cv = LabeledStratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
+        return [tuple(test) for _, test in cv.split(X, y)]
+
+    assert deal(0) == deal(0)
+    assert len({tuple(deal(seed)) for seed in range(6)}) > 1
+    for seed in range(6):
+        tests = deal(seed)
+        np.testing.assert_array_equal(np.sort(np.concatenate(tests)), np.flatnonzero(y != -1))
+        for test in tests:  # no fold holds both rows of a class
+            assert len(set(y[list(test)])) == len(test)
+
+
 @pytest.mark.parametrize(
     "y, params, match",
     [

@@ -113,6 +113,22 @@ def test_any_joblib_backend_gives_the_same_result(blobs, joblib_backend, neighbo
     np.testing.assert_allclose(proba, ref.predict_proba(X[:50]), atol=1e-6)
 
 
+def test_joblib_still_has_the_multiprocessing_backend_we_detect():
+    # block_parallel reads these private joblib names and does nothing if they
+    # move: this test says so before the fork hang comes back.
+    from joblib import parallel_backend
+    from joblib._parallel_backends import MultiprocessingBackend
+    from joblib.parallel import get_active_backend
+
+    from sklearn_ssl.graph._graph import _multiprocessing_active
+
+    with parallel_backend("multiprocessing", n_jobs=2):
+        assert isinstance(get_active_backend()[0], MultiprocessingBackend)
+        assert _multiprocessing_active(None) == (True, True)
+        assert _multiprocessing_active(1) == (True, False)
+    assert _multiprocessing_active(2) == (False, False)
+
+
 def test_multiprocessing_backend_with_one_job_does_not_warn(blobs):
     # n_jobs=1 runs in the process itself: nothing forks, nothing to warn about.
     import warnings

@@ -289,8 +289,10 @@ def test_image_augmentations_on_float64_and_non_square_images():
         pixels = D @ _geometric(identity, op, torch.ones(1), 40 / 20)[0, :, :2] @ D.inverse()
         if op == 1:
             torch.testing.assert_close(pixels @ pixels.T, torch.eye(2))  # orthogonal
-        else:
-            assert pixels.abs().max() < 1.31  # shear of 0.3 in pixels
+        else:  # a shear of 0.3 in pixels (random sign), along x (op 2) or y (op 3)
+            sheared = torch.eye(2)
+            sheared[(0, 1) if op == 2 else (1, 0)] = 0.3
+            torch.testing.assert_close(pixels.abs(), sheared)
     # Solarize at magnitude 0 changes nothing, the brightest pixel included.
     u = torch.rand(2, 1, 8, 8)
     u = u / u.amax(dim=(1, 2, 3), keepdim=True)
@@ -645,3 +647,41 @@ def test_hooks_set_between_fits_are_called(moons):
     watcher.on_epoch_end = lambda net, **kwargs: calls.append(len(net.history))
     clf.partial_fit(X, y_ssl)
     assert calls == [4, 5, 6]
+
+
+def test_replaced_callbacks_are_called_in_fit_loop(moons):
+    # initialize_callbacks rebuilds callbacks_ (skorch's set_params keeps the old
+    # ones until then); fit_loop, which skips our fit, must call the new ones and
+    # not the hooks notify cached for the old.
+    class Counter(Callback):
+        def __init__(self):
+            self.calls = 0
+
+        def on_epoch_end(self, net, **kwargs):
+            self.calls += 1
+
+    X, _, y_ssl = moons
+    old, new = Counter(), Counter()
+    clf = FixMatchClassifier(**FAST, callbacks=[("count", old)]).fit(X, y_ssl)
+    calls_after_fit = old.calls
+    clf.set_params(callbacks=[("count", new)])
+    clf.initialize_callbacks()
+    clf.fit_loop(X.astype(np.float32), clf._encode_known(y_ssl, len(y_ssl)))
+    assert old.calls == calls_after_fit
+    assert new.calls == FAST["max_epochs"]
+
+
+def test_augmentations_refuse_what_they_cannot_take():
+    images = torch.rand(4, 1, 8, 8)
+    for aug in (FlipShift(), RandAugmentCutout()):
+        with pytest.raises(TypeError, match=r"x.float\(\) / 255"):
+            aug((images * 255).to(torch.uint8))
+        with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+            aug(images[:, 0])
+        with pytest.raises(TypeError, match="torch tensors"):
+            aug(images.numpy())
+    for aug in (GaussianNoise(), FeatureCorruption()):
+        with pytest.raises(TypeError, match="floating-point"):
+            aug(torch.ones(4, 3, dtype=torch.int64))
+        with pytest.raises(TypeError, match="torch tensors"):
+            aug(np.ones((4, 3), dtype=np.float32))

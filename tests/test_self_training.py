@@ -487,6 +487,26 @@ def test_auto_refit_keeps_a_classifier_that_stops_early(blobs):
             SGDClassifier(loss="log_loss", early_stopping=True, validation_fraction=0.5),
             refit_strategy="partial_fit",
         ).fit(X, y_ssl)
+    with pytest.raises(ValueError, match="'warm_start' with MLPClassifier's early_stopping"):
+        SelfTrainingWrapper(mlp, refit_strategy="warm_start", max_iter=2).fit(X, y_ssl)
+
+
+def test_negative_sample_weight_and_missing_labels_in_score_are_refused(blobs):
+    # Pseudo-labels weigh the mean labelled weight: negative weights make that
+    # meaningless; score compares labels, so None/NaN in y must be named, not crash.
+    X, _, y_ssl = blobs
+    weights = np.where(np.arange(len(y_ssl)) % 2, 3.0, -2.9)
+    with pytest.raises(ValueError, match="[Nn]egative"):
+        SelfTrainingWrapper(max_iter=1).fit(X, y_ssl, sample_weight=weights)
+    clf = SelfTrainingWrapper(max_iter=1).fit(X, y_ssl)
+    y_bad = y_ssl.astype(object)
+    y_bad[0] = None
+    with pytest.raises(ValueError, match="None or NaN"):
+        clf.score(X, y_bad)
+    y_nan = y_ssl.astype(float)
+    y_nan[0] = np.nan
+    with pytest.raises(ValueError, match="None or NaN"):
+        clf.score(X, y_nan)
 
 
 def test_verbose_lines_and_display(blobs, capsys):

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import column_or_1d
 
-from ..utils._labels import UNLABELED, _is_missing, is_labeled
+from ..utils._labels import UNLABELED, _has_missing, is_labeled
 
 
 def hide_labels(
@@ -53,10 +53,7 @@ def hide_labels(
     y = column_or_1d(np.asarray(y), warn=True)
     if y.shape[0] == 0:
         raise ValueError("y is empty.")
-    missing = (y.dtype.kind == "f" and np.isnan(y).any()) or (
-        y.dtype.kind == "O" and any(_is_missing(v) for v in y)
-    )
-    if missing:
+    if _has_missing(y):
         raise ValueError(
             "y contains missing values (NaN, None or NA); hide_labels needs a label per row."
         )

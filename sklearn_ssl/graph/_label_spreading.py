@@ -71,7 +71,9 @@ class LabelSpreading(BaseKNNPropagation):
     class_prior_ : ndarray of shape (n_classes,)
         Class frequencies among the labelled rows.
     n_iter_ : int
-        Number of spreading steps run.
+        Number of spreading steps run. When the spreading underflowed and was
+        rerun with per-row exponents (see the User Guide), the steps of that
+        rerun only.
     gamma_ : float
         Width used for ``"rbf"`` weights.
     neighbors_ : object

@@ -10,6 +10,7 @@ from sklearn.base import _fit_context, clone
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.extmath import row_norms
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -55,8 +56,7 @@ def _zero_rows_error(n_zero):
 
 def _unit_rows(X):
     X = np.asarray(X, dtype=np.float64)
-    # einsum: no N x d temporary of squares (np.linalg.norm makes one).
-    norms = np.sqrt(np.einsum("ij,ij->i", X, X))
+    norms = row_norms(X)  # no N x d temporary of squares (np.linalg.norm makes one)
     zero = ~(norms > 0)
     if zero.any():
         raise _zero_rows_error(int(zero.sum()))

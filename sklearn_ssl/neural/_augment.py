@@ -47,6 +47,25 @@ class _Augmentation:
     def __eq__(self, other):
         return type(self) is type(other) and vars(self) == vars(other)
 
+    def _check_input(self, x, images=False):
+        """A floating-point tensor (of shape (N, C, H, W) for images), or a clear error."""
+        name = type(self).__name__
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(
+                f"{name} works on torch tensors, got {type(x).__name__}. Convert with "
+                "torch.as_tensor(x, dtype=torch.float32) (the estimators pass tensors)."
+            )
+        if not x.is_floating_point():
+            raise TypeError(
+                f"{name} needs floating-point values, got dtype {x.dtype}. Convert "
+                "first, e.g. x.float() / 255 for uint8 images."
+            )
+        if images and x.ndim != 4:
+            raise ValueError(
+                f"{name} takes a batch of images of shape (N, C, H, W), got shape "
+                f"{tuple(x.shape)}. Add the channel axis for grey images: x[:, None]."
+            )
+
     def __hash__(self):
         return hash((type(self).__name__, tuple(sorted(vars(self).items()))))
 
@@ -102,6 +121,7 @@ class GaussianNoise(_Augmentation):
         _check_number(self, "scale", "the noise std over each feature's batch std")
 
     def __call__(self, x):
+        self._check_input(x)
         return x + self.scale * _batch_std(x) * torch.randn_like(x)
 
 
@@ -136,6 +156,7 @@ class FeatureCorruption(_Augmentation):
         _check_number(self, "corruption_rate", "the probability of swapping an entry", high=1)
 
     def __call__(self, x):
+        self._check_input(x)
         flat = x.reshape(x.shape[0], -1)
         donors = torch.randint(0, flat.shape[0], flat.shape, device=x.device)
         swapped = flat.gather(0, donors)
@@ -195,6 +216,7 @@ class FlipShift(_Augmentation):
         _check_number(self, "max_shift", "the largest shift over the image size", high=1)
 
     def __call__(self, x):
+        self._check_input(x, images=True)
         n, _, height, width = x.shape
         theta = _random_flip_shift(n, self.flip, self.max_shift, height, width, x.device, x.dtype)
         return _warp(x, theta)
@@ -334,6 +356,7 @@ class RandAugmentCutout(_Augmentation):
             )
 
     def __call__(self, x):
+        self._check_input(x, images=True)
         n, _, height, width = x.shape
         device = x.device
         n_total = _N_GEOMETRIC + len(_COLOR_OPS)

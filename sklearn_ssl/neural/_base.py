@@ -348,6 +348,9 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         return []
 
     def _initialize_callbacks(self):
+        # New callbacks_: notify must look its hooks up again (set_params(callbacks=...)
+        # then fit_loop, which does not pass through _fit_validated).
+        vars(self).pop("_callback_hook_cache", None)
         if not (isinstance(self.callbacks, str) and self.callbacks == "disable"):
             return super()._initialize_callbacks()
         # "disable" turns off logging and printing, not part of the method: the

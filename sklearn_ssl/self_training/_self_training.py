@@ -103,8 +103,9 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         ``threshold`` are eligible. ``None`` makes every row eligible.
 
     weighting : {"hard", "smooth"}, default="hard"
-        ``"hard"`` gives every pseudo-labelled row weight 1. ``"smooth"`` gives
-        it ``((p - tau) / (1 - tau)) ** smooth_exponent`` (seed 002), with
+        ``"hard"`` gives every pseudo-labelled row the mean weight of the
+        labelled rows (1 without ``sample_weight``). ``"smooth"`` multiplies
+        that by ``((p - tau) / (1 - tau)) ** smooth_exponent`` (seed 002), with
         ``tau = threshold`` or, when ``threshold`` is None, ``1 / n_classes``
         (chance level). The weights reach the estimator as ``sample_weight``;
         an estimator that does not accept it raises an error.
@@ -378,7 +379,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         accepts_weight = self._accepts_sample_weight(base)
         user_weight = sample_weight is not None
         if user_weight:
-            sample_weight = _check_sample_weight(sample_weight, X)
+            sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
         if (user_weight or self.weighting == "smooth") and not accepts_weight:
             raise ValueError(
                 f"{type(base).__name__} does not accept sample_weight in fit, which "
@@ -626,6 +627,14 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
                 "early_stopping=True: partial_fit has no validation split. Use "
                 "'full' or 'auto' (which refits such models in full), or set "
                 "early_stopping=False."
+            )
+        if strategy == "warm_start" and stops_early:
+            raise ValueError(
+                f"refit_strategy='warm_start' with {type(est).__name__}'s "
+                "early_stopping=True stops each refit after about one epoch (the "
+                "validation score of the warm model does not improve), so the "
+                "pseudo-labels are barely learnt. Use 'full' or 'auto' (which refits "
+                "such models in full), or set early_stopping=False."
             )
         self.refit_strategy_ = strategy
 

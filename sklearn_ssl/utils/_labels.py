@@ -51,6 +51,13 @@ def _is_missing(value):
     return value is None or is_scalar_nan(value) or is_pandas_na(value)
 
 
+def _has_missing(y):
+    """Whether the array ``y`` holds None, NaN or pandas' NA."""
+    if y.dtype.kind == "f":
+        return bool(np.isnan(y).any())
+    return y.dtype.kind == "O" and any(_is_missing(v) for v in y)
+
+
 def _check_marker(y):
     """``y`` (an array) in a form where the integer ``-1`` marks the unlabelled rows.
 
@@ -164,15 +171,12 @@ def check_semi_supervised_y(y, *, allow_single_class=False, allow_all_labeled=Tr
     if y_arr.shape[0] == 0:
         raise ValueError("y is empty: at least one labelled row is needed to fit.")
 
-    if y_arr.dtype.kind == "O" and any(_is_missing(v) for v in y_arr):
+    if _has_missing(y_arr):
         raise ValueError(
-            "y contains None or NaN. Mark unlabelled rows with the integer -1 instead."
+            "y contains None or NaN. Mark unlabelled rows with the integer -1 instead: "
+            "y[np.isnan(y)] = -1 for a float y."
         )
     y_arr = _check_marker(y_arr)
-    if y_arr.dtype.kind == "f" and np.isnan(y_arr).any():
-        raise ValueError(
-            "y contains NaN. Mark unlabelled rows with -1, not NaN: y[np.isnan(y)] = -1."
-        )
     labeled = is_labeled(y_arr)
     n_labeled = int(labeled.sum())
     if n_labeled == 0:
