@@ -6,6 +6,7 @@ validating ``fit`` input once, and scoring only on labelled rows.
 """
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.utils import _safe_indexing
@@ -40,6 +41,8 @@ def _labeled_subset(X, y, sample_weight=None):
             "Score on data that has at least one labelled row."
         )
     sw = None if sample_weight is None else np.asarray(sample_weight)[mask]
+    if sparse.issparse(X) and X.format not in ("csr", "csc"):
+        X = X.tocsr()  # coo, dia, bsr: no row indexing; predict converts them anyway
     return _safe_indexing(X, np.flatnonzero(mask)), y[mask], sw
 
 

@@ -47,6 +47,7 @@ def test_object_marker_is_the_integer_not_the_string():
     [
         ([-1, -1, -1], "no labelled row"),
         ([0, 0, -1], "only one class"),
+        ([1, 1, -1, -1], r"2 row\(s\) of y equal to -1 were read as unlabelled.*\{-1, \+1\}"),
         (np.array(["cat", "dog", -1]), "integer -1"),
         ([0.0, np.nan, 1.0], "NaN"),
         (np.array(["a", None, "b"], dtype=object), "None or NaN"),
@@ -195,6 +196,60 @@ def test_labeled_scorer_any_scoring_string_and_dict():
         make_labeled_scorer("accuracy")(fitted, X[:3], [-1, -1, -1])
     with pytest.raises(ValueError, match="scoring should be"):
         make_labeled_scorer(3)
+
+
+def test_labeled_scorer_routes_sample_weight():
+    # With metadata routing, a wrapped scorer that requests sample_weight receives
+    # it (restricted to the labelled rows), as an unwrapped one does.
+    import sklearn
+    from sklearn.metrics import get_scorer
+
+    X, y = load_iris(return_X_y=True)
+    y_ssl = hide_labels(y, n_per_class=5, random_state=0)
+    weight = np.random.RandomState(0).rand(len(y)) + 0.5
+    cv = LabeledStratifiedKFold(3)
+    with sklearn.config_context(enable_metadata_routing=True):
+        est = SelfTrainingWrapper(random_state=0).set_fit_request(sample_weight=True)
+        scores = {}
+        for name, scoring in [
+            ("plain", get_scorer("accuracy").set_score_request(sample_weight=True)),
+            (
+                "wrapped",
+                make_labeled_scorer(get_scorer("accuracy").set_score_request(sample_weight=True)),
+            ),
+            ("requested", make_labeled_scorer("accuracy").set_score_request(sample_weight=True)),
+        ]:
+            res = cross_validate(
+                est, X, y_ssl, cv=cv, params={"sample_weight": weight}, scoring=scoring
+            )
+            scores[name] = res["test_score"]
+        folds = list(cv.split(X, y_ssl))
+        unweighted = [
+            np.mean(est.fit(X[tr], y_ssl[tr], sample_weight=weight[tr]).predict(X[te]) == y[te])
+            for tr, te in folds
+        ]
+    np.testing.assert_allclose(scores["wrapped"], scores["plain"])
+    np.testing.assert_allclose(scores["requested"], scores["plain"])
+    assert not np.allclose(scores["plain"], unweighted)  # the weights did change the score
+    with pytest.raises(TypeError, match="no set_score_request"):
+        make_labeled_scorer().set_score_request(sample_weight=True)
+
+
+@pytest.mark.filterwarnings("ignore::scipy.sparse.SparseEfficiencyWarning")  # dia of iris
+@pytest.mark.parametrize("fmt", ["coo", "dia", "bsr"])
+def test_score_on_sparse_formats_without_row_indexing(fmt):
+    from scipy import sparse
+
+    from sklearn_ssl import EntropyRegularizedLogisticRegression
+
+    X, y = load_iris(return_X_y=True)
+    y_ssl = hide_labels(y, n_per_class=5, random_state=0)
+    X_sparse = sparse.csr_matrix(X).asformat(fmt)
+    for model in (SelfTrainingWrapper(random_state=0), EntropyRegularizedLogisticRegression()):
+        model.fit(sparse.csr_matrix(X), y_ssl)
+        expected = model.score(X, y_ssl)
+        assert model.score(X_sparse, y_ssl) == pytest.approx(expected)
+        assert labeled_score(model, X_sparse, y_ssl, "accuracy") == pytest.approx(expected)
 
 
 def test_labeled_stratified_kfold_keeps_labels_in_every_fold():

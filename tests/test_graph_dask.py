@@ -39,6 +39,17 @@ def test_llp_on_dask_array_equals_numpy(client, data):
     np.testing.assert_array_equal(model.predict(X[:50]), ref.predict(X[:50]))
 
 
+def test_dask_input_with_a_list_of_string_labels(client, data):
+    # A list's integer -1 marks unlabelled rows beside string labels, as with NumPy X.
+    X, _, y_ssl = data
+    names = np.array(["a", "b", "c", "d", "e"], dtype=object)
+    y_list = [-1 if v == -1 else names[v] for v in y_ssl]
+    ref = LocalLabelPropagation(n_density_neighbors=10).fit(X, y_list)
+    model = LocalLabelPropagation(n_density_neighbors=10).fit(da.from_array(X, chunks=130), y_list)
+    assert list(model.classes_) == list(names)
+    np.testing.assert_array_equal(model.transduction_, ref.transduction_)
+
+
 # joblib's dask backend keys a dict by id(obj) with a weakref callback that deletes
 # the entry; when an id is reused before the old object's callback runs, the later
 # callback raises KeyError inside joblib (joblib/_dask.py, _WeakKeyDictionary), which

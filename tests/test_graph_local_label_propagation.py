@@ -1,6 +1,7 @@
 """LocalLabelPropagation (seed 003, eq. 1-5): formulas, meta-estimator mode, errors."""
 
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -272,10 +273,29 @@ def test_pipeline_gets_the_weight_of_its_last_step(blobs):
     np.testing.assert_allclose(spy.sample_weight_[y_ssl == -1], model.confidence_[y_ssl == -1])
 
 
+def test_pipeline_weights_under_metadata_routing(blobs):
+    # With routing enabled a Pipeline takes sample_weight (it would refuse
+    # "<step>__sample_weight") and hands it to the steps that request it.
+    import sklearn
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import Normalizer
+
+    X, y, y_ssl = blobs
+    with sklearn.config_context(enable_metadata_routing=True):
+        spy = WeightSpy().set_fit_request(sample_weight=True)
+        model = LocalLabelPropagation(make_pipeline(Normalizer(), spy)).fit(X, y_ssl)
+    np.testing.assert_allclose(model.estimator_[-1].sample_weight_, model.confidence_)
+
+
 def test_estimator_without_sample_weight(blobs):
     X, y, y_ssl = blobs
     with pytest.raises(ValueError, match="does not accept sample_weight"):
         LocalLabelPropagation(NoWeightClassifier()).fit(X, y_ssl)
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    with pytest.raises(ValueError, match=r"NoWeightClassifier \(the last step of the Pipeline\)"):
+        LocalLabelPropagation(make_pipeline(StandardScaler(), NoWeightClassifier())).fit(X, y_ssl)
     LocalLabelPropagation(NoWeightClassifier(), confidence_weighting=False).fit(X, y_ssl)
 
 
@@ -286,6 +306,13 @@ def test_fewer_labelled_rows_than_k_warns_and_uses_all():
         model = LocalLabelPropagation(n_neighbors=10).fit(X, y_ssl)
     assert model.n_neighbors_ == 4
     assert np.mean(model.transduction_ == y) > 0.9
+    # Once per fit, not once per round of re-embedding.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rounds = LocalLabelPropagation(EmbeddingLogisticRegression(), n_neighbors=10, max_iter=3)
+        rounds.fit(X, y_ssl)
+    assert rounds.n_iter_ == 3
+    assert sum("larger than the number" in str(w.message) for w in caught) == 1
 
 
 def test_all_rows_labelled_is_a_knn_vote():

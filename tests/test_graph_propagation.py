@@ -14,7 +14,7 @@ from sklearn.neighbors import NearestNeighbors, kneighbors_graph
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_ssl.datasets import hide_labels
-from sklearn_ssl.graph import LabelPropagation, LabelSpreading
+from sklearn_ssl.graph import LabelPropagation, LabelSpreading, LocalLabelPropagation
 from sklearn_ssl.graph._base import UnreachedRowsWarning
 from sklearn_ssl.graph._graph import check_neighbors, kneighbors_blocked, knn_affinity
 
@@ -94,6 +94,18 @@ def test_unreached_rows_get_class_prior_not_nan(Est):
 
 
 @pytest.mark.parametrize("Est", ESTIMATORS)
+def test_rbf_rows_whose_weights_all_underflow_are_named(Est, moons):
+    # A far row has neighbours, but exp(-gamma_ d^2) is 0 on all its edges: more
+    # neighbours cannot reach it, so the warning says to lower gamma instead.
+    X, _, y_ssl = moons
+    X = np.vstack([X, [[30.0, 0.5]]])
+    y_ssl = np.r_[y_ssl, -1]
+    with pytest.warns(UnreachedRowsWarning, match="1 of them have neighbours.*smaller gamma"):
+        model = Est(kernel="rbf", gamma=20.0, n_neighbors=7).fit(X, y_ssl)
+    assert np.flatnonzero(model.unreached_).tolist() == [len(X) - 1]
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
 def test_precomputed_affinity_equals_knn_graph(Est, moons):
     X, y, y_ssl = moons
     A = kneighbors_graph(X, 7, mode="connectivity", include_self=False)
@@ -130,6 +142,28 @@ def test_custom_neighbors_object_is_used(moons):
     tree.fit(X, y_ssl)
     assert tree.neighbors_.algorithm == "kd_tree"
     np.testing.assert_allclose(tree.label_distributions_, ref.label_distributions_)
+
+
+class _PlainNeighbors:
+    """A neighbours object without get_params, as a wrapper of another library is."""
+
+    def fit(self, X):
+        self.nn_ = NearestNeighbors().fit(X)
+        return self
+
+    def kneighbors(self, X, n_neighbors):
+        return self.nn_.kneighbors(X, n_neighbors)
+
+
+@pytest.mark.parametrize("Est", [LabelSpreading, LocalLabelPropagation])
+def test_neighbors_object_without_get_params(Est, moons):
+    # scikit-learn's clone refuses such an object; it is copied instead, unfitted.
+    X, _, y_ssl = moons
+    given = _PlainNeighbors()
+    model = Est(n_neighbors=5, neighbors=given).fit(X, y_ssl)
+    ref = Est(n_neighbors=5).fit(X, y_ssl)
+    assert not hasattr(given, "nn_")
+    np.testing.assert_allclose(model.label_distributions_, ref.label_distributions_, atol=1e-12)
 
 
 @pytest.mark.parametrize("backend", ["hnsw", "ivf"])
@@ -210,7 +244,15 @@ def test_string_labels(moons):
 
 @pytest.mark.parametrize(
     "encoding, offset, scale",
-    [("flat", 0.0, 1.0), ("fp16", 0.0, 1.0), ("fp16", 1000.0, 1.0), ("fp16", 0.0, 1e5)],
+    [
+        ("flat", 0.0, 1.0),
+        ("fp16", 0.0, 1.0),
+        ("fp16", 1000.0, 1.0),
+        ("fp16", 0.0, 1e5),
+        # Tiny units: unscaled, half precision rounded these to subnormals or zero
+        # (recall 0.2 at 1e-8).
+        ("fp16", 0.0, 1e-8),
+    ],
 )
 def test_ivf_index_recall_and_distances(encoding, offset, scale):
     # Half precision has ~3 significant digits and overflows at 65504: data far

@@ -281,6 +281,11 @@ def test_image_augmentations_on_float64_and_non_square_images():
     for aug in (FlipShift(), RandAugmentCutout()):
         out = aug(images)
         assert out.dtype == torch.float64 and out.shape == images.shape
+    # Half precision too: the random signs of the operations must not promote it.
+    for dtype in (torch.float16, torch.bfloat16):
+        torch.manual_seed(0)
+        for aug in (FlipShift(), RandAugmentCutout(n_ops=4)):
+            assert aug(images.to(dtype)).dtype == dtype
     # A rotation of a 20 x 40 image is a rotation in pixels: in affine_grid's
     # coordinates D^-1 R D with D = diag(width / 2, height / 2).
     identity = torch.eye(2, 3).unsqueeze(0)

@@ -186,6 +186,47 @@ def test_user_sample_weight_reaches_the_estimator(blobs):
     assert fitted.estimator_[-1].seen_weights_ is not None
 
 
+def test_pipeline_weights_when_nested_and_under_metadata_routing(blobs):
+    import sklearn
+    from sklearn.preprocessing import FunctionTransformer
+
+    X, _, y_ssl = blobs
+
+    def weights_seen(estimator):
+        model = SelfTrainingWrapper(estimator, weighting="smooth", max_iter=1, random_state=0)
+        model.fit(X, y_ssl)
+        while isinstance(model, (Pipeline, SelfTrainingWrapper)):
+            model = model.estimator_ if isinstance(model, SelfTrainingWrapper) else model[-1]
+        return model.seen_weights_
+
+    plain = weights_seen(Pipeline([("norm", Normalizer()), ("clf", WeightSpy())]))
+    assert plain is not None and np.ptp(plain) > 0
+    # A Pipeline inside a Pipeline: "inner__clf__sample_weight".
+    inner = Pipeline([("norm", Normalizer()), ("clf", WeightSpy())])
+    nested = weights_seen(Pipeline([("same", FunctionTransformer()), ("inner", inner)]))
+    np.testing.assert_allclose(nested, plain)
+    # With metadata routing the Pipeline takes sample_weight and routes it to the
+    # steps that request it ("clf__sample_weight" would be refused).
+    with sklearn.config_context(enable_metadata_routing=True):
+        spy = WeightSpy().set_fit_request(sample_weight=True)
+        routed = weights_seen(Pipeline([("norm", Normalizer()), ("clf", spy)]))
+    np.testing.assert_allclose(routed, plain)
+
+
+def test_warm_start_error_reads_early_stopping_auto():
+    # HistGradientBoosting's early_stopping="auto" is off up to 10,000 rows: no
+    # early-stopping error there (only the warning that warm refits add no trees).
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = load_iris(return_X_y=True)
+    y_ssl = hide_labels(y, n_per_class=5, random_state=0)
+    hgb = HistGradientBoostingClassifier(max_iter=5)
+    with pytest.warns(UserWarning, match="learns no coefficients"):
+        SelfTrainingWrapper(hgb, refit_strategy="warm_start", max_iter=1).fit(X, y_ssl)
+    model = SelfTrainingWrapper(hgb, max_iter=1).fit(X, y_ssl)
+    assert model.refit_strategy_ == "full"
+
+
 @pytest.mark.parametrize("fraction", [0.0, 0.125, 0.5])
 def test_labelled_rows_keep_their_share_of_each_refit(blobs, fraction):
     X, _, y_ssl = blobs  # 12 labelled rows, 288 unlabelled

@@ -83,17 +83,27 @@ class BaseGraphPropagation(BaseSemiSupervisedClassifier, metaclass=ABCMeta):
         check_classification_targets(y[labeled])
         return X, y, labeled, y_encoded
 
-    def _set_label_distributions(self, F, y_encoded, labeled):
+    def _set_label_distributions(self, F, y_encoded, labeled, isolated=None):
         n_classes = len(self.classes_)
         self.class_prior_ = _class_prior(y_encoded, labeled, n_classes)
         F, unreached = self._normalize_scores(F)
         n_unreached = int(unreached.sum())
         if n_unreached:
+            advice = "Increase n_neighbors (or max_iter) to connect them."
+            n_isolated = 0 if isolated is None else int((isolated & unreached).sum())
+            if n_isolated:
+                # More neighbours cannot help: the far rows' weights are what vanish.
+                others = n_unreached - n_isolated
+                advice = (
+                    f"{n_isolated} of them have neighbours but every edge weight "
+                    f"exp(-gamma_ d^2) underflows to 0 (gamma_={self.gamma_:.3g}): pass a "
+                    "smaller gamma or use kernel='knn'."
+                ) + (f" For the other {others}: {advice[0].lower()}{advice[1:]}" if others else "")
             warnings.warn(
                 f"{n_unreached} of {F.shape[0]} rows were not reached by any labelled row "
                 "(their graph component has no label, or they are further than max_iter "
                 "steps from one). They get the class prior of the labelled rows and are "
-                "flagged in unreached_. Increase n_neighbors (or max_iter) to connect them.",
+                f"flagged in unreached_. {advice}",
                 UnreachedRowsWarning,
             )
         self.label_distributions_ = F
@@ -268,7 +278,10 @@ class BaseKNNPropagation(BaseGraphPropagation):
                 f"iterations (last change {delta:.2g} > tol={self.tol}). Increase max_iter.",
                 ConvergenceWarning,
             )
-        self._set_label_distributions(F, y_encoded, labeled)
+        isolated = None
+        if self.kernel == "rbf":  # rows whose every Gaussian weight underflowed
+            isolated = np.asarray(W.sum(axis=1)).ravel() == 0
+        self._set_label_distributions(F, y_encoded, labeled, isolated)
         return self
 
     def _iterate(self, step, state, distributions):

@@ -23,6 +23,7 @@ Queries run in blocks of ``batch_size`` rows, dispatched with joblib, so memory
 stays bounded and a joblib backend (threads, processes, dask) spreads them.
 """
 
+import math
 import numbers
 import os
 import threading
@@ -258,12 +259,14 @@ class _FaissIVF:
     true 25 nearest instead of 85%. ``encoding="fp16"`` stores the rows in half
     precision (faiss' scalar quantizer): half the memory and a ~30% faster scan,
     with distances exact to about 0.3%. Half precision resolves about 3 significant
-    digits of each coordinate and overflows above 65504, so the rows are centred on
-    their mean (an offset of 1000 would otherwise leave a resolution of 0.5) and
-    divided by one scalar when their range is large; neither changes which rows are
-    nearest, and the distances are scaled back. Below ``_FLAT_BELOW`` rows (and
-    without an explicit ``n_lists``) the search is exact: faiss' blocked flat scan
-    costs less there than visiting cells one query at a time.
+    digits of each coordinate, overflows above 65504 and loses digits below 6e-5,
+    so the rows are centred on their mean (an offset of 1000 would otherwise leave a
+    resolution of 0.5) and scaled by a power of two to coordinates of about 1e4
+    (data in units of 1e-8 kept a fifth of their true neighbours without it);
+    neither changes which rows are nearest, and the distances are scaled back.
+    Below ``_FLAT_BELOW`` rows (and without an explicit ``n_lists``) the search is
+    exact: faiss' blocked flat scan costs less there than visiting cells one query
+    at a time.
     """
 
     def __init__(
@@ -328,10 +331,13 @@ class _FaissIVF:
             return self
         if self.half_:
             X = _centred_float32(X, self.shift_)
-            # Keep |coordinates| well below fp16's 65504 (squared distances stay
-            # float32); read off the float32 copy, which costs a third of two float64 passes.
+            # Bring |coordinates| to about 1e4: well below fp16's 65504 (squared
+            # distances stay float32) and far above its smallest normal number,
+            # 6e-5 (data in small units would otherwise round to subnormals or
+            # zero). A power of two: the scaling itself rounds nothing. Read off
+            # the float32 copy, which costs a third of two float64 passes.
             reach = max(float(X.max()), -float(X.min()))
-            self.scale_ = max(1.0, reach / 1e4)
+            self.scale_ = 2.0 ** round(math.log2(reach / 1e4)) if reach > 0 else 1.0
             X = self._scaled_padded(X)
         else:
             X = self._prepare(X)
@@ -441,7 +447,9 @@ def check_neighbors(neighbors, *, n_jobs=None, random_state=None, n_queries=None
             f"neighbors={neighbors!r} is not a known backend; use one of "
             f"{NEIGHBORS_BACKENDS} or an object with fit and kneighbors methods."
         )
-    return clone(neighbors)
+    # safe=False: an object without get_params (a wrapper around another
+    # library) is deep-copied instead of refused.
+    return clone(neighbors, safe=False)
 
 
 def _kneighbors(index, X, n_neighbors):

@@ -8,18 +8,17 @@ from joblib import delayed
 from scipy.special import logsumexp
 from sklearn.base import _fit_context, clone
 from sklearn.neighbors import NearestNeighbors
-from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.extmath import row_norms
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_is_fitted,
-    has_fit_parameter,
     validate_data,
 )
 
 from ..utils._labels import check_semi_supervised_y
+from ..utils._weights import accepts_sample_weight, sample_weight_params, weight_taker_name
 from ._base import BaseGraphPropagation
 from ._graph import (
     NEIGHBORS_BACKENDS,
@@ -143,7 +142,8 @@ class LocalLabelPropagation(BaseGraphPropagation):
     and predicts new rows by the same vote against the training rows. Given an
     ``estimator``, it is a meta-estimator: the estimator is fitted on the
     labelled rows plus the pseudo-labelled rows, with the confidence as
-    ``sample_weight`` (a Pipeline gets ``<last step>__sample_weight``), and
+    ``sample_weight`` (a Pipeline gets ``<last step>__sample_weight``, or
+    ``sample_weight`` to route when metadata routing is enabled), and
     predicts new rows; with ``max_iter > 1`` and an
     estimator that has ``transform``, propagation is repeated in the fitted
     estimator's embedding.
@@ -285,8 +285,8 @@ class LocalLabelPropagation(BaseGraphPropagation):
             self.n_jobs, type(self).__name__, prefer="threads", return_as="generator"
         )(tasks)
 
-    def _effective_k(self, n_labeled):
-        if self.n_neighbors > n_labeled:
+    def _effective_k(self, n_labeled, warn=True):
+        if self.n_neighbors > n_labeled and warn:
             warnings.warn(
                 f"n_neighbors={self.n_neighbors} is larger than the number of labelled "
                 f"rows ({n_labeled}); every labelled row votes for every row instead.",
@@ -365,21 +365,22 @@ class LocalLabelPropagation(BaseGraphPropagation):
         )
         return np.concatenate(list(parts))
 
-    def _set_reference(self, V_lab, y_lab, log_density):
+    def _set_reference(self, V_lab, y_lab, log_density, warn=True):
         self.labeled_embedding_ = V_lab
         self.labeled_y_ = y_lab
         self.log_density_ = log_density
-        self.n_neighbors_ = self._effective_k(V_lab.shape[0])
+        self.n_neighbors_ = self._effective_k(V_lab.shape[0], warn)
         self.neighbors_ = self._fit_vote_index(V_lab, log_density)
 
-    def _propagate_local(self, Z, labeled, y_encoded):
+    def _propagate_local(self, Z, labeled, y_encoded, warn=True):
         """Scores of every row (one-hot for labelled rows) in the embedding ``Z``."""
         V = _unit_rows(Z)
         V_lab = V[labeled]
         unlabeled = ~labeled
         V_unl = V[unlabeled]  # one copy for the density and the votes
         del V
-        self._set_reference(V_lab, y_encoded[labeled], self._log_density(V_unl, V_lab))
+        log_density = self._log_density(V_unl, V_lab)
+        self._set_reference(V_lab, y_encoded[labeled], log_density, warn)
         F = np.zeros((Z.shape[0], len(self.classes_)))
         F[labeled, y_encoded[labeled]] = 1.0
         F[unlabeled] = self._votes(V_unl)
@@ -387,25 +388,17 @@ class LocalLabelPropagation(BaseGraphPropagation):
 
     # -- fit ----------------------------------------------------------------
 
-    def _sample_weight_key(self):
-        # A Pipeline takes the weight of its last step as "<name>__sample_weight".
-        if isinstance(self.estimator, Pipeline):
-            return f"{self.estimator.steps[-1][0]}__sample_weight"
-        return "sample_weight"
-
     def _check_estimator(self):
-        final = self.estimator
-        if isinstance(final, Pipeline):
-            final = final.steps[-1][1]
         if (
             self.estimator is not None
             and self.confidence_weighting
-            and not has_fit_parameter(final, "sample_weight")
+            and not accepts_sample_weight(self.estimator)
         ):
             raise ValueError(
-                f"{type(self.estimator).__name__}.fit does not accept sample_weight, which "
-                "LocalLabelPropagation uses to weight pseudo-labels by their confidence. "
-                "Pass confidence_weighting=False or an estimator that accepts sample_weight."
+                f"{weight_taker_name(self.estimator)}.fit does not accept sample_weight, "
+                "which LocalLabelPropagation uses to weight pseudo-labels by their "
+                "confidence. Pass confidence_weighting=False or an estimator that accepts "
+                "sample_weight."
             )
 
     def _fit_estimator(self, X, y_encoded, labeled, F):
@@ -413,9 +406,8 @@ class LocalLabelPropagation(BaseGraphPropagation):
         y_fit = np.where(labeled, y_encoded, pseudo)
         fit_params = {}
         if self.confidence_weighting:
-            fit_params[self._sample_weight_key()] = np.where(
-                labeled, 1.0, F.max(axis=1) / F.sum(axis=1)
-            )
+            confidence = np.where(labeled, 1.0, F.max(axis=1) / F.sum(axis=1))
+            fit_params = sample_weight_params(self.estimator, confidence)
         self.estimator_ = clone(self.estimator).fit(X, self.classes_[y_fit], **fit_params)
 
     @_fit_context(prefer_skip_nested_validation=False)
@@ -441,7 +433,7 @@ class LocalLabelPropagation(BaseGraphPropagation):
         X, _, labeled, y_encoded = self._validate_semi_supervised(X, y)
         Z = X
         for n_iter in range(1, self.max_iter + 1):
-            F = self._propagate_local(Z, labeled, y_encoded)
+            F = self._propagate_local(Z, labeled, y_encoded, warn=n_iter == 1)
             if self.estimator is None:
                 break
             self._fit_estimator(X, y_encoded, labeled, F)
@@ -474,7 +466,7 @@ class LocalLabelPropagation(BaseGraphPropagation):
                 "X is a dask array whose chunk sizes are unknown (after boolean indexing, "
                 "for example). Call X = X.compute_chunk_sizes() before fit."
             )
-        y, labeled, self.classes_, y_encoded = check_semi_supervised_y(np.asarray(y))
+        y, labeled, self.classes_, y_encoded = check_semi_supervised_y(y)
         check_classification_targets(y[labeled])
         if y.shape[0] != X.shape[0]:
             raise ValueError(

@@ -39,6 +39,35 @@ class LabeledScorer:
             return estimator.score(X_l, y_l, **kwargs)
         return self.scorer(estimator, X_l, y_l, **kwargs)
 
+    def get_metadata_routing(self):
+        """The wrapped scorer's metadata requests (scikit-learn's metadata routing).
+
+        With routing enabled, ``sample_weight`` reaches this scorer when the
+        wrapped scorer requests it (``set_score_request(sample_weight=True)``),
+        and is then restricted to the labelled rows like ``y``.
+        """
+        from sklearn.utils.metadata_routing import MetadataRequest, get_routing_for_object
+
+        if self.scorer is None:  # estimator.score: requests unknown until there is one
+            return MetadataRequest(owner=type(self).__name__)
+        return get_routing_for_object(self.scorer)
+
+    def set_score_request(self, **kwargs):
+        """Request metadata for the wrapped scorer, as scikit-learn scorers do.
+
+        Returns
+        -------
+        self : LabeledScorer
+        """
+        if not hasattr(self.scorer, "set_score_request"):
+            raise TypeError(
+                f"LabeledScorer({self.scorer!r}) cannot request metadata: the wrapped "
+                "scorer has no set_score_request. Wrap a scikit-learn scorer, e.g. "
+                "make_labeled_scorer(get_scorer('accuracy').set_score_request(sample_weight=True))."
+            )
+        self.scorer = self.scorer.set_score_request(**kwargs)
+        return self
+
     def __repr__(self):
         inner = "estimator.score" if self.scorer is None else repr(self.scorer)
         return f"LabeledScorer({inner})"

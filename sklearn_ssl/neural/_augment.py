@@ -175,8 +175,7 @@ def _random_flip_shift(n, flip, max_shift, height, width, device, dtype=torch.fl
     theta[:, 0, 0] = 1.0
     theta[:, 1, 1] = 1.0
     if flip:
-        sign = torch.where(torch.rand(n, device=device) < 0.5, -1.0, 1.0)
-        theta[:, 0, 0] = sign
+        theta[:, 0, 0] = _random_sign(n, device, dtype)
     if max_shift:
         # Whole-pixel shifts: with align_corners=False, 2 / size is one pixel.
         for axis, size in ((0, width), (1, height)):
@@ -229,9 +228,13 @@ def _autocontrast(u, m):
     return (u - lo) / (hi - lo).clamp_min(1e-6)
 
 
+def _random_sign(n, device, dtype):
+    # In the images' dtype: a float32 sign would promote half-precision images.
+    return torch.where(torch.rand(n, device=device) < 0.5, -1.0, 1.0).to(dtype)
+
+
 def _signed(m):
-    sign = torch.where(torch.rand_like(m) < 0.5, -1.0, 1.0)
-    return (0.9 * m * sign).view(-1, 1, 1, 1)
+    return (0.9 * m * _random_sign(m.shape[0], m.device, m.dtype)).view(-1, 1, 1, 1)
 
 
 def _brightness(u, m):
@@ -277,7 +280,7 @@ def _geometric(theta, op, m, aspect=1.0):
     (on a non-square image a rotation there would stretch the image).
     """
     n = m.shape[0]
-    sign = torch.where(torch.rand(n, device=m.device) < 0.5, -1.0, 1.0)
+    sign = _random_sign(n, m.device, m.dtype)
     extra = torch.eye(3, device=m.device, dtype=m.dtype).repeat(n, 1, 1)
     if op == 0:  # identity
         return theta

@@ -10,13 +10,13 @@ import numpy as np
 from scipy import sparse
 from sklearn.base import MetaEstimatorMixin, _fit_context, clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, check_random_state, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, has_fit_parameter
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ..base import BaseSemiSupervisedClassifier
+from ..utils._weights import accepts_sample_weight, sample_weight_params, weight_taker_name
 from ._schedule import check_sample_rate
 
 _TERMINATION = ("max_iter", "no_change", "all_labeled", "early_stopping")
@@ -376,13 +376,13 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         n_classes = self.classes_.shape[0]
         base = self._get_estimator()
 
-        accepts_weight = self._accepts_sample_weight(base)
+        accepts_weight = accepts_sample_weight(base)
         user_weight = sample_weight is not None
         if user_weight:
             sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
         if (user_weight or self.weighting == "smooth") and not accepts_weight:
             raise ValueError(
-                f"{type(base).__name__} does not accept sample_weight in fit, which "
+                f"{weight_taker_name(base)} does not accept sample_weight in fit, which "
                 f"{'the given sample_weight' if user_weight else 'weighting=smooth'} needs. "
                 "Use weighting='hard' without sample_weight, or a classifier that accepts it."
             )
@@ -411,7 +411,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         self.estimator_ = clone(base)
         self.refit_strategy_ = "full"
         self._fit_inner(X, y_enc, train, pseudo, confidence, base_weight, tau, user_weight)
-        self._choose_refit_strategy()
+        self._choose_refit_strategy(n_samples)
         self.history_ = []
         best = None
         if self.early_stopping:
@@ -518,12 +518,6 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         return self
 
     # ------------------------------------------------------------- helpers
-    @staticmethod
-    def _accepts_sample_weight(estimator):
-        if isinstance(estimator, Pipeline):
-            return has_fit_parameter(estimator.steps[-1][1], "sample_weight")
-        return has_fit_parameter(estimator, "sample_weight")
-
     def _labels_like(self, y, y_enc, mask):
         """Decode class indices back to the user's labels; -1 where ``mask`` is False."""
         out = np.empty(y.shape[0], dtype=object if self.classes_.dtype.kind in "OUS" else None)
@@ -570,16 +564,11 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
             for _ in range(self.partial_fit_epochs):
                 est.partial_fit(X_fit, y_fit, classes=self.classes_, **params)
             return repeats
-        params = {}
-        if weight is not None:
-            key = "sample_weight"
-            if isinstance(est, Pipeline):
-                key = f"{est.steps[-1][0]}__sample_weight"
-            params[key] = weight
+        params = {} if weight is None else sample_weight_params(est, weight)
         est.fit(X_fit, y_fit, **params)
         return repeats
 
-    def _choose_refit_strategy(self):
+    def _choose_refit_strategy(self, n_samples):
         """Resolve ``refit_strategy`` after the first fit (see its docstring)."""
         est = self.estimator_
         has_warm = "warm_start" in est.get_params(deep=False)
@@ -587,7 +576,15 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         learns_coef = hasattr(est, "coef_") or hasattr(est, "coefs_")
         strategy = self.refit_strategy
         # partial_fit ignores early stopping (SGDClassifier) or refuses it (MLPClassifier).
-        stops_early = bool(est.get_params(deep=False).get("early_stopping", False))
+        early = est.get_params(deep=False).get("early_stopping", False)
+        if isinstance(early, str):
+            # HistGradientBoosting's "auto": on above 10,000 training rows.
+            stops_early = early == "auto" and n_samples > 10_000
+            early = f"early_stopping={early!r} (on above 10,000 rows)"
+        else:
+            stops_early = bool(early)
+            early = "early_stopping=True"
+
         if strategy == "auto":
             if stops_early:
                 # A warm refit keeps the early-stopping counters of the previous fit,
@@ -624,14 +621,14 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         if strategy == "partial_fit" and stops_early:
             raise ValueError(
                 f"refit_strategy='partial_fit' cannot keep {type(est).__name__}'s "
-                "early_stopping=True: partial_fit has no validation split. Use "
+                f"{early}: partial_fit has no validation split. Use "
                 "'full' or 'auto' (which refits such models in full), or set "
                 "early_stopping=False."
             )
         if strategy == "warm_start" and stops_early:
             raise ValueError(
                 f"refit_strategy='warm_start' with {type(est).__name__}'s "
-                "early_stopping=True stops each refit after about one epoch (the "
+                f"{early} stops each refit after about one epoch (the "
                 "validation score of the warm model does not improve), so the "
                 "pseudo-labels are barely learnt. Use 'full' or 'auto' (which refits "
                 "such models in full), or set early_stopping=False."

@@ -197,10 +197,17 @@ def check_semi_supervised_y(y, *, allow_single_class=False, allow_all_labeled=Tr
             )
     classes, y_lab_enc = np.unique(y_lab, return_inverse=True)
     if classes.shape[0] < 2 and not allow_single_class:
+        hint = "Label at least one row of another class."
+        if not labeled.all():
+            # Labels in {-1, +1} read as one class: the -1 rows count as unlabelled.
+            hint += (
+                f" The {int((~labeled).sum())} row(s) of y equal to -1 were read as "
+                "unlabelled; if -1 is a class (labels in {-1, +1}), encode the labels "
+                "first, e.g. y = (y > 0).astype(int), and mark unlabelled rows with -1."
+            )
         raise ValueError(
-            f"y has only one class among its labelled rows ({classes.tolist()[0]!r}); a classifier "
-            "needs labelled rows from at least two classes. Label at least one row of "
-            "another class."
+            f"y has only one class among its labelled rows ({classes.tolist()[0]!r}); a "
+            f"classifier needs labelled rows from at least two classes. {hint}"
         )
     y_encoded = np.full(y_arr.shape[0], UNLABELED, dtype=np.int64)
     y_encoded[labeled] = y_lab_enc
