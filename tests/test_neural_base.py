@@ -592,6 +592,88 @@ def test_validation_loss_is_the_mean_over_labelled_rows(moons):
         FixMatchClassifier(**FAST, train_split=_split_at(unlabeled, labeled)).fit(X, y_ssl)
 
 
+@pytest.mark.parametrize("cls", [FixMatchClassifier, MeanTeacherClassifier, PseudoLabelClassifier])
+def test_validation_accuracy_on_labelled_rows(cls, moons):
+    # valid_acc: the accuracy of the predicting network on the labelled rows of the
+    # validation part (the unlabelled ones there are not scored).
+    X, _, y_ssl = moons
+    names = np.array(["left", "right"], dtype=object)
+    y_named = np.where(y_ssl == -1, -1, names[np.clip(y_ssl, 0, 1)]).astype(object)
+    labeled = np.flatnonzero(y_ssl != -1)
+    unlabeled = np.flatnonzero(y_ssl == -1)
+    valid = np.r_[labeled[:4], unlabeled[:60]]
+    train = np.setdiff1d(np.arange(len(X)), valid)
+    clf = cls(**{**FAST, "max_epochs": 2}, train_split=_split_at(train, valid)).fit(X, y_named)
+    assert len(clf.history[:, "valid_acc"]) == 2
+    assert clf.history[-1, "valid_acc"] == pytest.approx(clf.score(X[valid], y_named[valid]))
+    # skorch's EpochScoring predicts on datasets of encoded labels: a clear error.
+    with pytest.raises(TypeError, match="predicts on arrays.*valid_acc"):
+        clf.predict(Subset(clf.get_dataset(X), np.arange(5)))
+
+
+def test_predefined_validation_set_has_its_labels_encoded(moons):
+    # predefined_split hands over the user's validation set: its labels (strings
+    # here) are encoded as fit encodes y, and unseen ones are an error.
+    from skorch.dataset import Dataset
+    from skorch.helper import predefined_split
+
+    X, y, y_ssl = moons
+    names = np.array(["left", "right"], dtype=object)
+    y_named = np.where(y_ssl == -1, -1, names[np.clip(y_ssl, 0, 1)]).astype(object)
+    X_valid, y_valid = X[:30].astype(np.float32), names[y[:30]]
+    clf = FixMatchClassifier(**FAST, train_split=predefined_split(Dataset(X_valid, y_valid)))
+    clf.fit(X, y_named)
+    assert clf.history[-1, "valid_acc"] == pytest.approx(clf.score(X_valid, y_valid))
+    bad = predefined_split(Dataset(X_valid, np.where(y[:30] == 0, "left", "up")))
+    with pytest.raises(ValueError, match="not seen during fit"):
+        FixMatchClassifier(**FAST, train_split=bad).fit(X, y_named)
+
+
+@pytest.mark.parametrize("cls", [FixMatchClassifier, MeanTeacherClassifier])
+def test_early_stopping_load_best_restores_the_predicting_network(cls, moons):
+    # EarlyStopping(load_best=True) restores the student of the best epoch; the
+    # averaged network that predicts must come back from that epoch too.
+    from skorch.callbacks import EarlyStopping
+
+    X, _, y_ssl = moons
+    params = {**FAST, "lr": 0.05}
+    # train_loss "improves" when it rises: with loss falling, epoch 1 stays the best.
+    stopper = EarlyStopping(monitor="train_loss", lower_is_better=False, patience=5, load_best=True)
+    restored = cls(**{**params, "max_epochs": 4}, callbacks=[stopper]).fit(X, y_ssl)
+    assert stopper.best_epoch_ == 1  # callbacks_ holds this (unfitted) instance
+    one_epoch = cls(**{**params, "max_epochs": 1}).fit(X, y_ssl)
+    four_epochs = cls(**{**params, "max_epochs": 4}).fit(X, y_ssl)
+    np.testing.assert_allclose(restored.predict_proba(X), one_epoch.predict_proba(X), rtol=1e-6)
+    assert not np.allclose(restored.predict_proba(X), four_epochs.predict_proba(X))
+    assert "_best_averaged" not in vars(restored)
+
+
+def test_refit_without_ema_drops_the_previous_copy(moons):
+    X, _, y_ssl = moons
+    clf = FixMatchClassifier(**FAST).fit(X, y_ssl)
+    clf.set_params(use_ema=False, hidden_layer_sizes=(7,))
+    clf.fit(X, y_ssl)  # averaging into the old (16-unit) copy failed inside torch
+    assert not hasattr(clf, "ema_module_") and "ema_module" not in clf._modules
+    assert clf._prediction_module() is clf.module_
+
+
+def test_mean_teacher_without_augmentation_and_an_in_place_module(moons):
+    # Student and teacher then see the same rows: the teacher gets its own copy, so
+    # a module dividing its input in place neither breaks backward nor divides twice.
+    X, _, y_ssl = moons
+    X32 = (X * 255).astype(np.float32)
+    params = {k: v for k, v in FAST.items() if k != "hidden_layer_sizes"}
+    clf = MeanTeacherClassifier(_InPlaceScaling, weak_augmentation=None, **params)
+    clf.fit(X32, y_ssl)
+    assert np.isfinite(clf.history[-1, "unsup_loss"])
+
+
+def test_fit_parameters_the_module_does_not_take(moons):
+    X, _, y_ssl = moons
+    with pytest.raises(TypeError, match=r"\['sample_weight'\].*MLP.forward does not take"):
+        FixMatchClassifier(**FAST).fit(X, y_ssl, sample_weight=np.ones(len(X)))
+
+
 @pytest.mark.parametrize("cls", [FixMatchClassifier, MeanTeacherClassifier])
 def test_disabled_callbacks_keep_the_weight_average(cls, moons):
     # callbacks="disable" switches logging off; the averaged network that predicts

@@ -30,7 +30,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from skorch import NeuralNetClassifier
-from skorch.callbacks import Callback, EpochTimer, PassthroughScoring, PrintLog
+from skorch.callbacks import Callback, EarlyStopping, EpochTimer, PassthroughScoring, PrintLog
 from skorch.dataset import Dataset, unpack_data
 from skorch.utils import to_tensor
 from torch.optim.swa_utils import update_bn
@@ -383,6 +383,39 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         getattr(self, method_name)(self, **cb_kwargs)
         for hook in self._callback_hooks(method_name):
             hook(self, **cb_kwargs)
+        if method_name in ("on_epoch_end", "on_train_end"):
+            self._follow_load_best(method_name)
+
+    def _follow_load_best(self, method_name):
+        """Restore the averaged networks with the student when EarlyStopping does.
+
+        ``EarlyStopping(load_best=True)`` keeps the student's (``module_``) weights
+        of the best epoch and restores them at the end of training; the network
+        that predicts (EMA, teacher) is kept and restored here alongside, so the
+        restored model is the one whose validation score was best.
+        """
+        averaged = [name for name in self._modules if name != "module"]
+        stoppers = [
+            cb
+            for _, cb in getattr(self, "callbacks_", [])
+            if isinstance(cb, EarlyStopping) and cb.load_best
+        ]
+        if not averaged or not stoppers:
+            return
+        snapshots = vars(self).setdefault("_best_averaged", {})
+        epoch = self.history[-1, "epoch"]
+        for cb in stoppers:
+            if getattr(cb, "best_model_weights_", None) is None:
+                continue
+            if method_name == "on_epoch_end" and cb.best_epoch_ == epoch:
+                snapshots[id(cb)] = {
+                    name: copy.deepcopy(getattr(self, name + "_").state_dict()) for name in averaged
+                }
+            elif method_name == "on_train_end" and cb.best_epoch_ != epoch:
+                for name, state in snapshots.get(id(cb), {}).items():
+                    getattr(self, name + "_").load_state_dict(state)
+        if method_name == "on_train_end":
+            vars(self).pop("_best_averaged", None)
 
     def _callback_hooks(self, method_name):
         cache = self.__dict__.setdefault("_callback_hook_cache", {})
@@ -401,6 +434,7 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("_callback_hook_cache", None)  # bound methods of the callbacks
+        state.pop("_best_averaged", None)
         return state
 
     def initialize_module(self):
@@ -514,6 +548,37 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             X, y = X[labeled], y[labeled]
         return _Batches(X, y, self.batch_size * (1 + int(math.ceil(self.mu))))
 
+    def get_split_datasets(self, X, y=None, **fit_params):
+        dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
+        if dataset_valid is not None:
+            base = getattr(dataset_train, "dataset", dataset_train)
+            if getattr(dataset_valid, "dataset", None) is not base:
+                # Not a part of the encoded training data (predefined_split): its
+                # labels are the user's, encoded here as fit encodes y.
+                dataset_valid = self._encode_validation(dataset_valid)
+        return dataset_train, dataset_valid
+
+    def _encode_validation(self, dataset):
+        base, rows = dataset, None
+        if isinstance(base, torch.utils.data.Subset):
+            base, rows = base.dataset, np.asarray(base.indices)
+        if not isinstance(base, Dataset) or base.y is None:
+            raise TypeError(
+                "train_split returned a validation set that is not a skorch Dataset with "
+                f"targets (got {type(base).__name__}); use e.g. "
+                "predefined_split(skorch.dataset.Dataset(X_valid, y_valid))."
+            )
+        X, y = base.X, base.y
+        if rows is not None:
+            X, y = X[rows], y[rows]
+        if isinstance(X, torch.Tensor):
+            X = X.detach().cpu().numpy()
+        if isinstance(y, torch.Tensor):
+            y = y.detach().cpu().numpy()
+        X = validate_data(self, X, reset=False, dtype=np.float32, allow_nd=True)
+        self._check_input_shape(X)
+        return Dataset(X, self._encode_known(y, X.shape[0]))
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Supervised loss (``criterion``) on the rows of ``y_true`` that are labelled."""
         y_true = to_tensor(y_true, device=self.device)
@@ -603,10 +668,26 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             torch.manual_seed(seed)
             if initialize:
                 self.initialize()
+            self._check_fit_params(fit_params)
             NeuralNetClassifier.partial_fit(self, X, y_encoded, **fit_params)
             self._recalibrate_batchnorm(X)
         self._after_fit()
         return self
+
+    def _check_fit_params(self, fit_params):
+        """Extra fit parameters go to the module's forward (skorch): check it takes them."""
+        if not fit_params:
+            return
+        params = inspect.signature(self.module_.forward).parameters
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return
+        unknown = sorted(set(fit_params) - set(params))
+        if unknown:
+            raise TypeError(
+                f"fit got parameter(s) {unknown} that {type(self.module_).__name__}.forward "
+                "does not take: extra fit parameters are passed to the module's forward, as "
+                "in skorch. The neural estimators do not weight rows (no sample_weight)."
+            )
 
     def _recalibrate_batchnorm(self, X):
         """Recompute the BatchNorm statistics of the trained networks on plain rows of ``X``.
@@ -756,6 +837,13 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             Probabilities in the order of ``classes_``.
         """
         check_is_fitted(self)
+        if isinstance(X, torch.utils.data.Dataset):
+            raise TypeError(
+                f"{type(self).__name__} predicts on arrays (NumPy, tensors, DataFrames), "
+                f"not on a {type(X).__name__}: pass its X. skorch's EpochScoring, which "
+                "predicts on datasets of encoded labels, is not supported; the history "
+                "records valid_acc, the accuracy on the labelled validation rows, instead."
+            )
         X = validate_data(self, X, reset=False, dtype=np.float32, allow_nd=True)
         self._check_input_shape(X)
         return NeuralNetClassifier.predict_proba(self, X)

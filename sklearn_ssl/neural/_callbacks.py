@@ -128,7 +128,9 @@ class EMAWeights(Callback):
 class SemiSupervisedLog(Callback):
     """Record per epoch: ``sup_loss``, ``unsup_loss``, ``unsup_weight``, ``mask_rate``
     (the fraction of unlabelled rows whose pseudo-label counts) and
-    ``pseudo_label_hist`` (pseudo-labels per class among those rows).
+    ``pseudo_label_hist`` (pseudo-labels per class among those rows); with a
+    validation split, ``valid_acc`` (accuracy on its labelled rows, by the network
+    that predicts, as ``valid_loss``).
 
     Values stay on the device: each step's are kept (detached) and summed every
     ``_FLUSH_EVERY`` steps with one ``stack``, and read once at the end of the
@@ -156,6 +158,8 @@ class SemiSupervisedLog(Callback):
         self.counts_ = {}  # steps that reported each key
         self.n_batches_ = 0
         self.unsup_weight_sum_ = 0.0
+        self.valid_correct_ = []
+        self.n_valid_ = 0
 
     def _flush(self):
         for key, values in self.pending_.items():
@@ -168,6 +172,13 @@ class SemiSupervisedLog(Callback):
 
     def on_batch_end(self, net, batch=None, training=False, **step):
         if not training:
+            # Validation batches hold the labelled rows of the validation part only
+            # (encoded labels), scored by the network that predicts.
+            y_pred, y_true = step.get("y_pred"), None if batch is None else batch[1]
+            if y_pred is not None and y_true is not None and len(y_true):
+                y_true = torch.as_tensor(y_true, device=y_pred.device)
+                self.valid_correct_.append((y_pred.argmax(dim=-1) == y_true).sum())
+                self.n_valid_ += len(y_true)
             return
         self.n_batches_ += 1
         pending = self.pending_
@@ -192,6 +203,10 @@ class SemiSupervisedLog(Callback):
             self._flush()
 
     def on_epoch_end(self, net, **kwargs):
+        if self.n_valid_:
+            correct = torch.stack(self.valid_correct_).sum()
+            net.history.record("valid_acc", float(correct) / self.n_valid_)
+        self.valid_correct_ = []
         if not self.n_batches_:
             return
         self._flush()

@@ -122,7 +122,7 @@ class FixMatchClassifier(BaseSemiSupervisedNet):
         :class:`~sklearn_ssl.neural.FeatureCorruption` for tabular ``X``.
     train_split : callable or None, default=None
         skorch's internal validation split (e.g. ``skorch.dataset.ValidSplit(5)``);
-        ``valid_loss`` is computed on its labelled rows.
+        ``valid_loss`` and ``valid_acc`` are computed on its labelled rows.
     callbacks : list of (name, callback) or None, default=None
         Extra skorch callbacks.
     warm_start : bool, default=False
@@ -283,6 +283,10 @@ class FixMatchClassifier(BaseSemiSupervisedNet):
     def _initialize_averaged_module(self):
         if self.use_ema:
             self._register_copy("ema_module")
+        elif "ema_module_" in vars(self):
+            # A refit with use_ema=False: the previous fit's copy must not be
+            # averaged into (or predict, or be recalibrated) any more.
+            del self.ema_module_
 
     def _prediction_module(self):
         ema = getattr(self, "ema_module_", None)

@@ -195,6 +195,10 @@ random_state, **kwargs
         inputs = torch.cat([x_labeled, x_unlabeled])
         student_inputs = self._augment(self.weak_augmentation_, inputs)
         teacher_inputs = self._augment(self.weak_augmentation_, inputs)
+        if teacher_inputs.data_ptr() == student_inputs.data_ptr():
+            # No augmentation (or one that returned its input): a module working on
+            # its input in place would change the teacher's input and the autograd graph.
+            teacher_inputs = teacher_inputs.clone()
         logits = self.infer(student_inputs, **fit_params)
         with torch.no_grad():
             teacher_logits = self.teacher_module_(teacher_inputs, **fit_params)
