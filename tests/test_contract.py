@@ -327,6 +327,7 @@ def test_shuffled_folds_of_small_classes_follow_random_state():
         (pd.Series([0, 1, None, 1], dtype="Int64"), {"n_per_class": 1}, "missing values"),
         (np.array(["a", None, "b"], dtype=object), {"n_per_class": 1}, "missing values"),
         ([0, 1, 0, 1], {"n_labeled": True}, "int count"),
+        (np.array(["a", 1, "b", 2], dtype=object), {"n_per_class": 1}, "mixes string"),
     ],
 )
 def test_hide_labels_bad_targets(y, params, match):

@@ -216,6 +216,14 @@ def test_bad_input_gives_clear_errors(moons):
     assert 0 <= clf.score(X, y_ssl) <= 1
     with pytest.raises(ValueError, match="call fit"):
         FixMatchClassifier().initialize()
+    with pytest.raises(ValueError, match="hidden_layer_sizes must be positive integers"):
+        FixMatchClassifier(**{**FAST, "hidden_layer_sizes": (-3,)}).fit(X, y_ssl)
+    if not torch.cuda.is_available():  # a device set after fit: checked at predict too
+        with pytest.raises(ValueError, match="CUDA"):
+            clone(clf).set_params(device="cuda").fit(X, y_ssl)
+        clf.set_params(device="cuda")
+        with pytest.raises(ValueError, match="CUDA"):
+            clf.predict(X)
 
 
 def test_missing_torch_gives_an_install_hint():
@@ -413,6 +421,23 @@ def test_batchnorm_recalibration_uses_a_seeded_subset(moons):
     # 30 rows, not all 200: the mean differs from that of the whole of X.
     assert not np.allclose(a.module_.norm.running_mean.numpy(), X.mean(axis=0), atol=1e-3)
     assert a.module_.norm.num_batches_tracked.item() == 1  # 30 rows < one batch of 48
+
+
+def test_batchnorm_recalibration_leaves_the_validation_rows_out(moons):
+    # With a train_split, the statistics come from the training part only (the
+    # mean of its batch means, update_bn's cumulative average).
+    X, _, y_ssl = moons
+    X = X.astype(np.float32)
+    X[:40] += 5.0  # a validation part far from the rest
+    labeled = np.flatnonzero(y_ssl != -1)
+    valid = np.union1d(np.arange(40), labeled[:2])
+    train = np.setdiff1d(np.arange(len(X)), valid)
+    params = {k: v for k, v in FAST.items() if k != "hidden_layer_sizes"}
+    clf = FixMatchClassifier(_NormFirst, **params, train_split=_split_at(train, valid))
+    clf.fit(X, y_ssl)
+    running_mean = clf.module_.norm.running_mean.numpy()
+    np.testing.assert_allclose(running_mean, X[train].mean(axis=0), atol=0.05)
+    assert np.abs(running_mean - X.mean(axis=0)).min() > 0.5  # the +5 rows left out
 
 
 def test_recalibration_improves_a_batchnorm_network_trained_on_strong_views():

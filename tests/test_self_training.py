@@ -72,6 +72,11 @@ def test_ramp_schedule_follows_lee_alpha(blobs):
     assert RampSchedule(10, t1=0, t2=4)(2) == 5  # integer final rate -> counts
     with pytest.raises(ValueError, match="t1 < t2"):
         RampSchedule(0.1, t1=3, t2=3)(1)
+    for bad in (2.0, 0, True):  # a float above 1, a zero count, a boolean
+        with pytest.raises(ValueError, match=r"final_rate=.* fraction in \(0, 1\]"):
+            SelfTrainingWrapper(sample_rate=RampSchedule(bad)).fit(X, y_ssl)
+    with pytest.raises(ValueError, match="sample_rate=True is a boolean"):
+        SelfTrainingWrapper(sample_rate=True).fit(X, y_ssl)
 
 
 def test_callable_schedule_and_check_sample_rate(blobs):

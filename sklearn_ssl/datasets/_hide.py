@@ -65,6 +65,11 @@ def hide_labels(
         )
     if (n_labeled is None) == (n_per_class is None):
         raise ValueError("Give exactly one of n_labeled and n_per_class.")
+    if y.dtype == object and len({isinstance(v, str) for v in y}) > 1:
+        raise ValueError(
+            "y mixes string and non-string labels, which cannot be sorted into classes. "
+            "Use one type of label (e.g. y.astype(str))."
+        )
     rng = check_random_state(random_state)
     classes, y_idx = np.unique(y, return_inverse=True)
     n = y.shape[0]

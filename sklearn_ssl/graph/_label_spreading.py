@@ -56,7 +56,8 @@ class LabelSpreading(BaseKNNPropagation):
         dask included; under "multiprocessing", which forks, in threads with
         a warning).
     random_state : int, RandomState instance or None, default=None
-        Seeds the approximate neighbour backends.
+        Seeds the randomised neighbour backends (``"ivf"``'s k-means,
+        ``"nndescent"``); ``"hnsw"`` and ``"exact"`` draw nothing at random.
 
     Attributes
     ----------

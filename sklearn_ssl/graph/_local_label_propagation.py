@@ -185,7 +185,8 @@ class LocalLabelPropagation(BaseGraphPropagation):
         backend, e.g. dask; under "multiprocessing", which forks, in threads
         with a warning).
     random_state : int, RandomState instance or None, default=None
-        Seeds the approximate neighbour backends.
+        Seeds the randomised neighbour backends (``"ivf"``'s k-means,
+        ``"nndescent"``); ``"hnsw"`` and ``"exact"`` draw nothing at random.
 
     Attributes
     ----------

@@ -435,6 +435,7 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         state = super().__getstate__()
         state.pop("_callback_hook_cache", None)  # bound methods of the callbacks
         state.pop("_best_averaged", None)
+        state.pop("_train_rows", None)
         return state
 
     def initialize_module(self):
@@ -550,6 +551,8 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
 
     def get_split_datasets(self, X, y=None, **fit_params):
         dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
+        if isinstance(dataset_train, torch.utils.data.Subset):  # for _recalibrate_batchnorm
+            vars(self)["_train_rows"] = np.asarray(dataset_train.indices)
         if dataset_valid is not None:
             base = getattr(dataset_train, "dataset", dataset_train)
             if getattr(dataset_valid, "dataset", None) is not base:
@@ -700,10 +703,13 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         without augmentation, with ``torch.optim.swa_utils.update_bn`` (a cumulative
         average; networks without BatchNorm run no forward pass).
         """
-        n_rows = min(self.batchnorm_recalibration, len(X))
+        # The rows skorch trained on: a validation part (train_split) stays unseen.
+        train_rows = vars(self).pop("_train_rows", None)
+        pool = np.arange(len(X)) if train_rows is None else train_rows
+        n_rows = min(self.batchnorm_recalibration, len(pool))
         if n_rows < 2:
             return
-        rows = torch.randperm(len(X))[:n_rows].sort().values.numpy()
+        rows = np.sort(pool[torch.randperm(len(pool))[:n_rows].numpy()])
         step = self.batch_size * (1 + int(math.ceil(self.mu)))
         bounds = list(range(0, n_rows, step)) + [n_rows]
         if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
@@ -837,6 +843,7 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             Probabilities in the order of ``classes_``.
         """
         check_is_fitted(self)
+        check_device(self.device)  # set_params(device=...) after fit
         if isinstance(X, torch.utils.data.Dataset):
             raise TypeError(
                 f"{type(self).__name__} predicts on arrays (NumPy, tensors, DataFrames), "

@@ -4,6 +4,8 @@ Every module returns logits (no softmax): the semi-supervised losses apply
 ``softmax``/``cross_entropy`` themselves.
 """
 
+from numbers import Integral
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -33,6 +35,12 @@ class MLP(nn.Module):
 
     def __init__(self, n_features, n_classes, hidden_layer_sizes=(100,), dropout=0.0):
         super().__init__()
+        sizes = list(hidden_layer_sizes)
+        if not all(isinstance(s, Integral) and not isinstance(s, bool) and s >= 1 for s in sizes):
+            raise ValueError(
+                f"hidden_layer_sizes must be positive integers (units per hidden layer); "
+                f"got {tuple(sizes)!r}."
+            )
         layers = []
         width = n_features
         for size in hidden_layer_sizes:

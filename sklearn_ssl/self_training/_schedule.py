@@ -44,6 +44,15 @@ class RampSchedule:
             raise ValueError(f"t1 and t2 must be integers, got t1={self.t1!r}, t2={self.t2!r}.")
         if not 0 <= self.t1 < self.t2:
             raise ValueError(f"RampSchedule needs 0 <= t1 < t2, got t1={self.t1}, t2={self.t2}.")
+        rate = self.final_rate
+        if isinstance(rate, bool | np.bool_) or not (
+            (isinstance(rate, numbers.Integral) and rate >= 1)
+            or (isinstance(rate, numbers.Real) and 0 < rate <= 1)
+        ):
+            raise ValueError(
+                f"RampSchedule(final_rate={rate!r}) must be a fraction in (0, 1] of the "
+                "unlabelled rows or a row count >= 1."
+            )
         # Seed 000, alpha(t): 0 before T1, linear between T1 and T2, alpha_f after.
         frac = min(1.0, max(0.0, (iteration - self.t1) / (self.t2 - self.t1)))
         value = frac * self.final_rate
@@ -108,6 +117,11 @@ def check_sample_rate(sample_rate, n_unlabeled):
     >>> check_sample_rate(25, 1000)(3)
     25
     """
+    if isinstance(sample_rate, bool | np.bool_):  # an int to scikit-learn's validation
+        raise ValueError(
+            f"sample_rate={sample_rate!r} is a boolean; pass a fraction in (0, 1] of the "
+            "unlabelled rows, a row count >= 1 or a callable schedule."
+        )
     if callable(sample_rate):
 
         def schedule(iteration):

@@ -161,7 +161,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         - ``"partial_fit"``: ``partial_fit_epochs`` passes of ``partial_fit``
           over all training rows, continuing the optimisation (and the
           learning-rate schedule) of the previous iteration: for SGD-trained
-          models (SGDClassifier, Perceptron, MLPClassifier).
+          models with ``predict_proba`` (SGDClassifier(loss="log_loss"), MLPClassifier).
         - ``"auto"``: ``"partial_fit"`` for classifiers that have
           ``partial_fit`` and ``warm_start`` and learn coefficients (``coef_``
           or ``coefs_``), ``"warm_start"`` for other coefficient models with
