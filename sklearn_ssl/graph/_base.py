@@ -83,6 +83,23 @@ class BaseGraphPropagation(BaseSemiSupervisedClassifier, metaclass=ABCMeta):
         check_classification_targets(y[labeled])
         return X, y, labeled, y_encoded
 
+    def _sparse_X_ok(self):
+        """Whether rows may be a sparse matrix: the exact search (and a given
+        neighbours object) takes them; faiss and pynndescent need dense rows."""
+        return not isinstance(self.neighbors, str) or self.neighbors == "exact"
+
+    def _accept_sparse(self, X):
+        """``accept_sparse`` for validate_data, or a clear error for sparse X."""
+        if getattr(self, "kernel", None) == "precomputed" or self._sparse_X_ok():
+            return "csr"
+        if sparse.issparse(X):
+            raise TypeError(
+                f"neighbors={self.neighbors!r} searches dense rows, but X is a sparse "
+                "matrix. Use neighbors='exact', which takes sparse rows (e.g. TF-IDF), or "
+                "pass X.toarray()."
+            )
+        return False
+
     def _set_label_distributions(self, F, y_encoded, labeled, isolated=None):
         n_classes = len(self.classes_)
         self.class_prior_ = _class_prior(y_encoded, labeled, n_classes)
@@ -248,9 +265,10 @@ class BaseKNNPropagation(BaseGraphPropagation):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data; with ``kernel="precomputed"`` a (sparse) square
-            affinity matrix.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data (sparse with ``neighbors="exact"`` or a neighbours
+            object that takes it); with ``kernel="precomputed"`` a (sparse)
+            square affinity matrix.
         y : array-like of shape (n_samples,)
             Labels, ``-1`` for unlabelled rows.
 
@@ -259,9 +277,8 @@ class BaseKNNPropagation(BaseGraphPropagation):
         self : object
             Fitted estimator.
         """
-        precomputed = self.kernel == "precomputed"
         X, _, labeled, y_encoded = self._validate_semi_supervised(
-            X, y, accept_sparse="csr" if precomputed else False
+            X, y, accept_sparse=self._accept_sparse(X)
         )
         n_classes = len(self.classes_)
         W = self._affinity(X)
@@ -311,7 +328,7 @@ class BaseKNNPropagation(BaseGraphPropagation):
 
     def _predict_scores(self, X):
         precomputed = self.kernel == "precomputed"
-        X = validate_data(self, X, reset=False, accept_sparse="csr" if precomputed else False)
+        X = validate_data(self, X, reset=False, accept_sparse=self._accept_sparse(X))
         if precomputed:
             # Rows of X are affinities to the training rows.
             return np.asarray(_check_affinities(X) @ self.label_distributions_)
@@ -334,6 +351,6 @@ class BaseKNNPropagation(BaseGraphPropagation):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = self.kernel == "precomputed"
+        tags.input_tags.sparse = self.kernel == "precomputed" or self._sparse_X_ok()
         tags.input_tags.pairwise = self.kernel == "precomputed"
         return tags

@@ -5,6 +5,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from joblib import delayed
+from scipy import sparse
 from scipy.special import logsumexp
 from sklearn.base import _fit_context, clone
 from sklearn.neighbors import NearestNeighbors
@@ -54,12 +55,22 @@ def _zero_rows_error(n_zero):
 
 
 def _unit_rows(X):
-    X = np.asarray(X, dtype=np.float64)
+    if not sparse.issparse(X):
+        X = np.asarray(X, dtype=np.float64)
     norms = row_norms(X)  # no N x d temporary of squares (np.linalg.norm makes one)
     zero = ~(norms > 0)
     if zero.any():
         raise _zero_rows_error(int(zero.sum()))
+    if sparse.issparse(X):
+        return sparse.csr_matrix(X.multiply(1.0 / norms[:, None]), dtype=np.float64)
     return X / norms[:, None]
+
+
+def _with_columns(V, *columns):
+    """``V`` with extra columns appended (sparse when ``V`` is)."""
+    if sparse.issparse(V):
+        return sparse.hstack([V, np.column_stack(columns)], format="csr")
+    return np.column_stack([V, *columns])
 
 
 def _top_similarities(V_ref, V_query, k):
@@ -90,12 +101,12 @@ def _augment_reference(V_lab, bias):
     # with q' = [q, 1, 0] and a' = [a, b, sqrt(phi^2 - |a|^2 - b^2)],
     # |q' - a'|^2 = |q|^2 + 1 + phi^2 - 2 (q.a + b), so nearest = highest q.a + b.
     sq = 1.0 + np.square(bias)
-    return np.column_stack([V_lab, bias, np.sqrt(sq.max() - sq)])
+    return _with_columns(V_lab, bias, np.sqrt(sq.max() - sq))
 
 
 def _augment_query(V):
     n = V.shape[0]
-    return np.column_stack([V, np.ones(n), np.zeros(n)])
+    return _with_columns(V, np.ones(n), np.zeros(n))
 
 
 def _vote_task(V_block, index, y_lab, n_classes, k, temperature, weighted):
@@ -417,9 +428,9 @@ class LocalLabelPropagation(BaseGraphPropagation):
 
         Parameters
         ----------
-        X : array-like or dask array of shape (n_samples, n_features)
-            Training data. Rows are compared by cosine similarity, so none may
-            be all zeros.
+        X : {array-like, sparse matrix} or dask array of shape (n_samples, n_features)
+            Training data (sparse with ``neighbors="exact"``). Rows are
+            compared by cosine similarity, so none may be all zeros.
         y : array-like of shape (n_samples,)
             Labels, ``-1`` for unlabelled rows.
 
@@ -431,7 +442,9 @@ class LocalLabelPropagation(BaseGraphPropagation):
         self._check_estimator()
         if _is_dask_collection(X):
             return self._fit_dask(X, y)
-        X, _, labeled, y_encoded = self._validate_semi_supervised(X, y)
+        X, _, labeled, y_encoded = self._validate_semi_supervised(
+            X, y, accept_sparse=self._accept_sparse(X)
+        )
         Z = X
         for n_iter in range(1, self.max_iter + 1):
             F = self._propagate_local(Z, labeled, y_encoded, warn=n_iter == 1)
@@ -440,7 +453,8 @@ class LocalLabelPropagation(BaseGraphPropagation):
             self._fit_estimator(X, y_encoded, labeled, F)
             if n_iter == self.max_iter or not hasattr(self.estimator_, "transform"):
                 break
-            Z = np.asarray(self.estimator_.transform(X), dtype=np.float64)
+            Z = self.estimator_.transform(X)
+            Z = Z.tocsr() if sparse.issparse(Z) else np.asarray(Z, dtype=np.float64)
             if Z.ndim == 1:  # e.g. a binary decision function: one column
                 Z = Z.reshape(-1, 1)
         self.n_iter_ = n_iter
@@ -519,8 +533,12 @@ class LocalLabelPropagation(BaseGraphPropagation):
 
     # -- predict ------------------------------------------------------------
 
+    def _sparse_X_ok(self):
+        # The exact search takes sparse rows; the augmented vectors stay sparse.
+        return isinstance(self.neighbors, str) and self.neighbors == "exact"
+
     def _predict_scores(self, X):
-        X = validate_data(self, X, reset=False)
+        X = validate_data(self, X, reset=False, accept_sparse=self._accept_sparse(X))
         return self._votes(_unit_rows(X))
 
     def _estimator_has(attr):
@@ -552,7 +570,9 @@ class LocalLabelPropagation(BaseGraphPropagation):
         if self.estimator is not None:
             # The checks fit made (feature names and count): the estimator was fitted
             # on the validated array, so it cannot tell reordered columns apart.
-            return self.estimator_.predict_proba(validate_data(self, X, reset=False))
+            return self.estimator_.predict_proba(
+                validate_data(self, X, reset=False, accept_sparse=self._accept_sparse(X))
+            )
         return super().predict_proba(X)
 
     def predict(self, X):
@@ -572,11 +592,14 @@ class LocalLabelPropagation(BaseGraphPropagation):
         if self.estimator is not None:
             # The checks fit made (feature names and count): the estimator was fitted
             # on the validated array, so it cannot tell reordered columns apart.
-            return self.estimator_.predict(validate_data(self, X, reset=False))
+            return self.estimator_.predict(
+                validate_data(self, X, reset=False, accept_sparse=self._accept_sparse(X))
+            )
         return super().predict(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = self._sparse_X_ok()
         if self.estimator is not None:
             from sklearn.utils import get_tags
 

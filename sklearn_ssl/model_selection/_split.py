@@ -32,7 +32,10 @@ class LabeledStratifiedKFold(BaseCrossValidator):
     unlabeled : {"train", "split"}, default="train"
         ``"train"`` puts every unlabelled row in every training set (they
         carry no label, so they cannot leak one and are never scored);
-        ``"split"`` spreads them over the folds like the labelled rows.
+        ``"split"`` spreads them over the folds like the labelled rows, so
+        that every row is in exactly one test fold, as ``cross_val_predict``
+        requires (with ``"train"`` it refuses the folds: "only works for
+        partitions").
 
     Examples
     --------
