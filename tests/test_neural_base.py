@@ -144,6 +144,36 @@ def test_partial_fit_and_warm_start_continue_training(moons):
     np.testing.assert_array_equal(clf.predict_proba(X), expected)
 
 
+def test_partial_fit_takes_the_classes_in_its_first_call(moons):
+    # scikit-learn's incremental pattern: the first chunk need not hold every class.
+    X, y, y_ssl = moons
+    names = np.array(["a", "b", "c"], dtype=object)
+    y_named = np.where(y_ssl == -1, -1, names[np.clip(y_ssl, 0, 2)]).astype(object)
+    first = np.flatnonzero(y_named != "b")  # no "b" labelled in the first chunk
+    clf = FixMatchClassifier(**FAST)
+    clf.partial_fit(X[first], y_named[first], classes=["c", "b", "a"])
+    assert clf.classes_.tolist() == ["a", "b", "c"]
+    assert clf.module_(torch.zeros(1, 2)).shape == (1, 3)
+    np.testing.assert_allclose(clf.label_distribution_, [1, 0, 0])
+    clf.partial_fit(X, y_named)  # now "b" arrives; the counts add up
+    n_a, n_b = (y_named == "a").sum(), (y_named == "b").sum()
+    expected = np.array([2 * n_a, n_b, 0]) / (2 * n_a + n_b)
+    np.testing.assert_allclose(clf.label_distribution_, expected)
+    with pytest.raises(ValueError, match="not in classes"):
+        FixMatchClassifier(**FAST).partial_fit(X, y_named, classes=["a"])
+    with pytest.raises(ValueError, match="without the unlabelled marker"):
+        FixMatchClassifier(**FAST).partial_fit(X, y_named, classes=["a", "b", -1])
+
+
+def test_channels_last_images_get_a_hint():
+    X, y = _images(n=20, size=16)
+    y_ssl = np.where(np.arange(20) < 6, y, -1)
+    with pytest.warns(UserWarning, match=r"transpose\(0, 3, 1, 2\)"):
+        # The default CNN then reads 16 channels of 16 x 1 pixels, which it refuses.
+        with pytest.raises(ValueError, match="16x1"):
+            FixMatchClassifier(**{**FAST, "max_epochs": 1}).fit(X.transpose(0, 2, 3, 1), y_ssl)
+
+
 def test_train_split_gives_a_validation_loss(moons):
     X, _, y_ssl = moons
     clf = FixMatchClassifier(**FAST, train_split=ValidSplit(4)).fit(X, y_ssl)

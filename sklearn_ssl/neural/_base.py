@@ -20,6 +20,7 @@ never holds the marker.
 import copy
 import inspect
 import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -37,7 +38,7 @@ from torch.optim.swa_utils import update_bn
 from torch.utils.data import DataLoader
 
 from ..base import BaseSemiSupervisedClassifier
-from ..utils._labels import UNLABELED, check_semi_supervised_y
+from ..utils._labels import UNLABELED, _as_array, check_semi_supervised_y, is_labeled
 from ._augment import check_augmented, default_augmentations
 from ._callbacks import SemiSupervisedLog
 from ._modules import MLP, SmallCNN
@@ -726,13 +727,18 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
     def _after_fit(self):
         """Hook: move training-time state to plain attributes."""
 
-    def _validate_fit_data(self, X, y, reset):
+    def _validate_fit_data(self, X, y, reset, allow_single_class=False):
         y_arr = np.asarray(y) if y is not None else None
         if y_arr is not None and y_arr.ndim == 2 and y_arr.shape[1] == 1:
             y = column_or_1d(y_arr, warn=True)
         if reset:
             X, y, labeled, y_encoded = self._validate_semi_supervised(
-                X, y, dtype=np.float32, allow_nd=True, ensure_min_samples=2
+                X,
+                y,
+                dtype=np.float32,
+                allow_nd=True,
+                ensure_min_samples=2,
+                allow_single_class=allow_single_class,
             )
         else:
             X = validate_data(self, X, reset=False, dtype=np.float32, allow_nd=True)
@@ -746,6 +752,13 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             )
         if reset:
             self.input_shape_ = tuple(X.shape[1:])
+            if X.ndim == 4 and X.shape[3] in (1, 3, 4) and X.shape[1] not in (1, 3, 4):
+                warnings.warn(
+                    f"X has images of shape {X.shape[1:]}, which looks like (height, width, "
+                    "channels); the networks take (channels, height, width). If so, pass "
+                    "X.transpose(0, 3, 1, 2).",
+                    UserWarning,
+                )
         else:
             self._check_input_shape(X)
         return X, y_encoded, labeled
@@ -792,14 +805,51 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         self : object
             The fitted estimator.
         """
+        return self._fit(X, y, None, **fit_params)
+
+    def _fit(self, X, y, classes, **fit_params):
         # warm_start continues training the same network: the data must fit it (the
         # checks of partial_fit), and a refused call leaves the fitted state as it was.
         initialize = not self.warm_start or not getattr(self, "initialized_", False)
-        X, y_encoded, labeled = self._validate_fit_data(X, y, reset=initialize)
-        self.label_distribution_ = (
-            np.bincount(y_encoded[labeled], minlength=len(self.classes_)) / labeled.sum()
+        # partial_fit's first chunk may hold one class when classes lists the others.
+        X, y_encoded, labeled = self._validate_fit_data(
+            X, y, reset=initialize, allow_single_class=classes is not None
         )
+        if initialize and classes is not None:
+            y_encoded = self._declare_classes(classes, y, X.shape[0])
+        self._count_labels(y_encoded, reset=True)  # fit: the classes' shares in this y
         return self._fit_validated(X, y_encoded, initialize, **fit_params)
+
+    def _declare_classes(self, classes, y, n_samples):
+        """``classes_`` from partial_fit's ``classes``; return ``y`` encoded against them."""
+        declared = _as_array(classes)
+        if declared.ndim != 1 or not is_labeled(declared).all():
+            raise ValueError(
+                f"classes must list the class labels, without the unlabelled marker -1; "
+                f"got {classes!r}."
+            )
+        try:
+            declared = np.unique(declared)
+            missing = np.setdiff1d(self.classes_, declared)
+        except TypeError as exc:  # strings mixed with numbers
+            raise ValueError(
+                f"classes mixes strings and numbers ({classes!r}); list labels of one type."
+            ) from exc
+        if missing.size:
+            raise ValueError(
+                f"y holds labels that are not in classes: {missing.tolist()}. Pass every "
+                "class the estimator will see in classes."
+            )
+        self.classes_ = declared
+        return self._encode_known(y, n_samples)
+
+    def _count_labels(self, y_encoded, reset):
+        """Labelled rows per class, over all the data fitted so far (partial_fit adds)."""
+        counts = np.bincount(y_encoded[y_encoded != UNLABELED], minlength=len(self.classes_))
+        if not reset and "_label_counts" in vars(self):
+            counts = counts + vars(self)["_label_counts"]
+        vars(self)["_label_counts"] = counts
+        self.label_distribution_ = counts / counts.sum()
 
     def partial_fit(self, X, y, classes=None, **fit_params):
         """Train for ``max_epochs`` more epochs without re-initialising the network.
@@ -813,8 +863,11 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             Tabular rows or images.
         y : array-like of shape (n_samples,)
             Labels, ``-1`` for unlabelled rows.
-        classes : None
-            Unused, present for API consistency.
+        classes : array-like of shape (n_classes,), default=None
+            Every class the estimator will see, as scikit-learn's incremental
+            learners take it: needed in the first call when its ``y`` does not
+            hold every class (the network's output has one unit per class);
+            ignored in later calls.
         **fit_params : dict
             Passed to the module's ``forward``.
 
@@ -823,10 +876,11 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         self : object
             The fitted estimator.
         """
-        if not self.initialized_:
-            return self.fit(X, y, **fit_params)
         self._validate_params()
+        if not self.initialized_:
+            return self._fit(X, y, classes, **fit_params)
         X, y_encoded, _ = self._validate_fit_data(X, y, reset=False)
+        self._count_labels(y_encoded, reset=False)
         return self._fit_validated(X, y_encoded, initialize=False, **fit_params)
 
     def predict_proba(self, X):

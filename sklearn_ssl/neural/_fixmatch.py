@@ -167,7 +167,8 @@ class FixMatchClassifier(BaseSemiSupervisedNet):
         ``threshold``), ``pseudo_label_hist`` (pseudo-labels per class among the
         rows with a non-zero weight, summed over the epoch), ``dur``.
     label_distribution_ : ndarray of shape (n_classes,)
-        Class frequencies of the labelled rows.
+        Class frequencies of the labelled rows (of ``fit``'s ``y``, or of every
+        ``partial_fit`` call's so far).
     n_steps_ : int
         Training steps done.
 

@@ -81,7 +81,8 @@ random_state, **kwargs
         ``unsup_weight``, ``pseudo_label_hist`` (teacher's argmax on unlabelled
         rows), ``dur``.
     label_distribution_ : ndarray of shape (n_classes,)
-        Class frequencies of the labelled rows.
+        Class frequencies of the labelled rows (of ``fit``'s ``y``, or of every
+        ``partial_fit`` call's so far).
     n_steps_ : int
         Training steps done.
 

@@ -198,7 +198,7 @@ def check_semi_supervised_y(y, *, allow_single_class=False, allow_all_labeled=Tr
     classes, y_lab_enc = np.unique(y_lab, return_inverse=True)
     if classes.shape[0] < 2 and not allow_single_class:
         hint = "Label at least one row of another class."
-        if not labeled.all():
+        if not labeled.all() and classes.dtype.kind in "iuf" and classes[0] == 1:
             # Labels in {-1, +1} read as one class: the -1 rows count as unlabelled.
             hint += (
                 f" The {int((~labeled).sum())} row(s) of y equal to -1 were read as "
