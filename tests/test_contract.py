@@ -231,8 +231,13 @@ def test_labeled_scorer_routes_sample_weight():
     np.testing.assert_allclose(scores["wrapped"], scores["plain"])
     np.testing.assert_allclose(scores["requested"], scores["plain"])
     assert not np.allclose(scores["plain"], unweighted)  # the weights did change the score
-    with pytest.raises(TypeError, match="no set_score_request"):
+    with pytest.raises(TypeError, match="cannot request metadata: it calls estimator.score"):
         make_labeled_scorer().set_score_request(sample_weight=True)
+    with sklearn.config_context(enable_metadata_routing=True):
+        # The caller's scorer keeps its own requests.
+        accuracy = get_scorer("accuracy")
+        make_labeled_scorer(accuracy).set_score_request(sample_weight=True)
+        assert accuracy.get_metadata_routing().score.requests.get("sample_weight") is None
 
 
 @pytest.mark.filterwarnings("ignore::scipy.sparse.SparseEfficiencyWarning")  # dia of iris

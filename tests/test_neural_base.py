@@ -5,6 +5,7 @@ import io
 import pickle
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -159,10 +160,41 @@ def test_partial_fit_takes_the_classes_in_its_first_call(moons):
     n_a, n_b = (y_named == "a").sum(), (y_named == "b").sum()
     expected = np.array([2 * n_a, n_b, 0]) / (2 * n_a + n_b)
     np.testing.assert_allclose(clf.label_distribution_, expected)
+    with pytest.raises(ValueError, match="differs from the classes of the first"):
+        clf.partial_fit(X, y_named, classes=["a", "b"])
+    # A refused call (a fit parameter the module does not take) counts nothing.
+    with pytest.raises(TypeError, match="does not take"):
+        clf.partial_fit(X, y_named, sample_weight=np.ones(len(X)))
+    np.testing.assert_allclose(clf.label_distribution_, expected)
     with pytest.raises(ValueError, match="not in classes"):
         FixMatchClassifier(**FAST).partial_fit(X, y_named, classes=["a"])
     with pytest.raises(ValueError, match="without the unlabelled marker"):
         FixMatchClassifier(**FAST).partial_fit(X, y_named, classes=["a", "b", -1])
+
+
+def test_a_fit_that_failed_leaves_no_split_behind(moons):
+    # The training rows of a failed fit's split must not reach the next fit's
+    # BatchNorm recalibration (an IndexError on smaller data).
+    X, _, y_ssl = moons
+    X = X.astype(np.float32)
+    params = {k: v for k, v in FAST.items() if k != "hidden_layer_sizes"}
+    calls = []
+
+    def failing(x):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("augmentation bug")
+        return x
+
+    clf = FixMatchClassifier(_NormFirst, **params, train_split=ValidSplit(4))
+    with pytest.raises(RuntimeError, match="augmentation bug"):
+        clf.set_params(weak_augmentation=failing).fit(X, y_ssl)
+    small = np.r_[np.flatnonzero(y_ssl != -1), np.flatnonzero(y_ssl == -1)[:50]]
+    clf.set_params(train_split=None, weak_augmentation=None).fit(X[small], y_ssl[small])
+    # All 60 rows, in batches of 48 and 12: the mean of the two batch means.
+    rows = X[small]
+    expected = (rows[:48].mean(axis=0) + rows[48:].mean(axis=0)) / 2
+    np.testing.assert_allclose(clf.module_.norm.running_mean.numpy(), expected, atol=1e-5)
 
 
 def test_channels_last_images_get_a_hint():
@@ -172,6 +204,11 @@ def test_channels_last_images_get_a_hint():
         # The default CNN then reads 16 channels of 16 x 1 pixels, which it refuses.
         with pytest.raises(ValueError, match="16x1"):
             FixMatchClassifier(**{**FAST, "max_epochs": 1}).fit(X.transpose(0, 2, 3, 1), y_ssl)
+    # Not for a module of the user's, which may take channels last.
+    params = {k: v for k, v in FAST.items() if k != "hidden_layer_sizes"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        FixMatchClassifier(MLP, **{**params, "max_epochs": 1}).fit(X.transpose(0, 2, 3, 1), y_ssl)
 
 
 def test_train_split_gives_a_validation_loss(moons):

@@ -93,10 +93,13 @@ class BaseGraphPropagation(BaseSemiSupervisedClassifier, metaclass=ABCMeta):
         if getattr(self, "kernel", None) == "precomputed" or self._sparse_X_ok():
             return "csr"
         if sparse.issparse(X):
+            if isinstance(self.neighbors, str):
+                why = f"neighbors={self.neighbors!r} searches dense rows"
+            else:
+                why = f"{type(self).__name__} takes sparse rows only with neighbors='exact'"
             raise TypeError(
-                f"neighbors={self.neighbors!r} searches dense rows, but X is a sparse "
-                "matrix. Use neighbors='exact', which takes sparse rows (e.g. TF-IDF), or "
-                "pass X.toarray()."
+                f"{why}, but X is a sparse matrix. Use neighbors='exact', which takes "
+                "sparse rows (e.g. TF-IDF), or pass X.toarray()."
             )
         return False
 
@@ -109,13 +112,14 @@ class BaseGraphPropagation(BaseSemiSupervisedClassifier, metaclass=ABCMeta):
             advice = "Increase n_neighbors (or max_iter) to connect them."
             n_isolated = 0 if isolated is None else int((isolated & unreached).sum())
             if n_isolated:
-                # More neighbours cannot help: the far rows' weights are what vanish.
-                others = n_unreached - n_isolated
+                # More neighbours cannot help rows whose weights vanish, nor rows
+                # cut off from the labels by vanishing weights elsewhere.
                 advice = (
                     f"{n_isolated} of them have neighbours but every edge weight "
-                    f"exp(-gamma_ d^2) underflows to 0 (gamma_={self.gamma_:.3g}): pass a "
-                    "smaller gamma or use kernel='knn'."
-                ) + (f" For the other {others}: {advice[0].lower()}{advice[1:]}" if others else "")
+                    f"exp(-gamma_ d^2) underflows to 0 (gamma_={self.gamma_:.3g}); such "
+                    "weights may cut the others off too. Pass a smaller gamma or use "
+                    f"kernel='knn', or: {advice[0].lower()}{advice[1:]}"
+                )
             warnings.warn(
                 f"{n_unreached} of {F.shape[0]} rows were not reached by any labelled row "
                 "(their graph component has no label, or they are further than max_iter "

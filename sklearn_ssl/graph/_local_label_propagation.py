@@ -604,7 +604,7 @@ class LocalLabelPropagation(BaseGraphPropagation):
             from sklearn.utils import get_tags
 
             inner = get_tags(self.estimator)
-            tags.input_tags.sparse = False
+            tags.input_tags.sparse = tags.input_tags.sparse and inner.input_tags.sparse
             tags.input_tags.allow_nan = False
             tags.classifier_tags = inner.classifier_tags
         return tags

@@ -1,5 +1,7 @@
 """Scorers that ignore unlabelled rows."""
 
+import copy
+
 from sklearn.metrics import check_scoring, get_scorer
 
 from ..base import _labeled_subset
@@ -60,12 +62,17 @@ class LabeledScorer:
         self : LabeledScorer
         """
         if not hasattr(self.scorer, "set_score_request"):
-            raise TypeError(
-                f"LabeledScorer({self.scorer!r}) cannot request metadata: the wrapped "
-                "scorer has no set_score_request. Wrap a scikit-learn scorer, e.g. "
-                "make_labeled_scorer(get_scorer('accuracy').set_score_request(sample_weight=True))."
+            what = (
+                "it calls estimator.score, which is not a scorer"
+                if self.scorer is None
+                else "the wrapped scorer has no set_score_request"
             )
-        self.scorer = self.scorer.set_score_request(**kwargs)
+            raise TypeError(
+                f"{self!r} cannot request metadata: {what}. Wrap a scikit-learn scorer, e.g. "
+                "make_labeled_scorer('accuracy').set_score_request(sample_weight=True)."
+            )
+        # A copy: the caller's scorer (get_scorer's, say) keeps its own requests.
+        self.scorer = copy.deepcopy(self.scorer).set_score_request(**kwargs)
         return self
 
     def __repr__(self):

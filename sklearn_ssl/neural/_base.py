@@ -41,7 +41,7 @@ from ..base import BaseSemiSupervisedClassifier
 from ..utils._labels import UNLABELED, _as_array, check_semi_supervised_y, is_labeled
 from ._augment import check_augmented, default_augmentations
 from ._callbacks import SemiSupervisedLog
-from ._modules import MLP, SmallCNN
+from ._modules import MLP, SmallCNN, WideResNet
 
 
 def check_device(device):
@@ -664,15 +664,19 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             return list(range(torch.cuda.device_count()))
         return []
 
-    def _fit_validated(self, X, y_encoded, initialize, **fit_params):
-        # Hooks are looked up afresh at each fit (callbacks may have changed since).
+    def _fit_validated(self, X, y_encoded, initialize, add_counts, **fit_params):
+        # Hooks are looked up afresh at each fit (callbacks may have changed since),
+        # and a split left by a fit that failed must not reach this one's recalibration.
         vars(self).pop("_callback_hook_cache", None)
+        vars(self).pop("_train_rows", None)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         with torch.random.fork_rng(devices=self._seeded_devices()):
             torch.manual_seed(seed)
             if initialize:
                 self.initialize()
             self._check_fit_params(fit_params)
+            # Only now: a refused warm call leaves the fitted state as it was.
+            self._count_labels(y_encoded, add=add_counts)
             NeuralNetClassifier.partial_fit(self, X, y_encoded, **fit_params)
             self._recalibrate_batchnorm(X)
         self._after_fit()
@@ -752,7 +756,9 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             )
         if reset:
             self.input_shape_ = tuple(X.shape[1:])
-            if X.ndim == 4 and X.shape[3] in (1, 3, 4) and X.shape[1] not in (1, 3, 4):
+            ours = self.module is None or self.module in (SmallCNN, WideResNet)
+            ours = ours or isinstance(self.module, SmallCNN | WideResNet)
+            if ours and X.ndim == 4 and X.shape[3] in (1, 3, 4) and X.shape[1] not in (1, 3, 4):
                 warnings.warn(
                     f"X has images of shape {X.shape[1:]}, which looks like (height, width, "
                     "channels); the networks take (channels, height, width). If so, pass "
@@ -817,8 +823,8 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         )
         if initialize and classes is not None:
             y_encoded = self._declare_classes(classes, y, X.shape[0])
-        self._count_labels(y_encoded, reset=True)  # fit: the classes' shares in this y
-        return self._fit_validated(X, y_encoded, initialize, **fit_params)
+        # fit: the classes' shares in this y (partial_fit adds its chunks up).
+        return self._fit_validated(X, y_encoded, initialize, False, **fit_params)
 
     def _declare_classes(self, classes, y, n_samples):
         """``classes_`` from partial_fit's ``classes``; return ``y`` encoded against them."""
@@ -843,10 +849,10 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         self.classes_ = declared
         return self._encode_known(y, n_samples)
 
-    def _count_labels(self, y_encoded, reset):
+    def _count_labels(self, y_encoded, add):
         """Labelled rows per class, over all the data fitted so far (partial_fit adds)."""
         counts = np.bincount(y_encoded[y_encoded != UNLABELED], minlength=len(self.classes_))
-        if not reset and "_label_counts" in vars(self):
+        if add and "_label_counts" in vars(self):
             counts = counts + vars(self)["_label_counts"]
         vars(self)["_label_counts"] = counts
         self.label_distribution_ = counts / counts.sum()
@@ -867,7 +873,7 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             Every class the estimator will see, as scikit-learn's incremental
             learners take it: needed in the first call when its ``y`` does not
             hold every class (the network's output has one unit per class);
-            ignored in later calls.
+            in later calls it may be omitted, and must otherwise be the same.
         **fit_params : dict
             Passed to the module's ``forward``.
 
@@ -879,9 +885,13 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         self._validate_params()
         if not self.initialized_:
             return self._fit(X, y, classes, **fit_params)
+        if classes is not None and set(_as_array(classes).tolist()) != set(self.classes_.tolist()):
+            raise ValueError(
+                f"classes={classes!r} differs from the classes of the first partial_fit "
+                f"call, {self.classes_.tolist()}; pass the same classes, or none."
+            )
         X, y_encoded, _ = self._validate_fit_data(X, y, reset=False)
-        self._count_labels(y_encoded, reset=False)
-        return self._fit_validated(X, y_encoded, initialize=False, **fit_params)
+        return self._fit_validated(X, y_encoded, False, True, **fit_params)
 
     def predict_proba(self, X):
         """Class probabilities (softmax of the prediction network's logits).

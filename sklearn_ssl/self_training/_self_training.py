@@ -578,8 +578,11 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         # partial_fit ignores early stopping (SGDClassifier) or refuses it (MLPClassifier).
         early = est.get_params(deep=False).get("early_stopping", False)
         if isinstance(early, str):
-            # HistGradientBoosting's "auto": on above 10,000 training rows.
-            stops_early = early == "auto" and n_samples > 10_000
+            # HistGradientBoosting's "auto": on above 10,000 training rows. A refit
+            # repeats labelled rows to keep their share (min_labeled_fraction), up
+            # to n_samples / (1 - fraction) rows in all.
+            largest = n_samples / max(1.0 - self.min_labeled_fraction, 1e-12)
+            stops_early = early == "auto" and largest > 10_000
             early = f"early_stopping={early!r} (on above 10,000 rows)"
         else:
             stops_early = bool(early)
