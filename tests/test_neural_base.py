@@ -285,6 +285,13 @@ def test_bad_input_gives_clear_errors(moons):
         FixMatchClassifier().initialize()
     with pytest.raises(ValueError, match="hidden_layer_sizes must be positive integers"):
         FixMatchClassifier(**{**FAST, "hidden_layer_sizes": (-3,)}).fit(X, y_ssl)
+    params = {k: v for k, v in FAST.items() if k != "hidden_layer_sizes"}
+    with pytest.raises(ValueError, match=r"parameters are \['torch.float64'\].*module.float"):
+        FixMatchClassifier(MLP(2, 2).double(), **params).fit(X, y_ssl)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        FixMatchClassifier(torch.nn.Sequential, **params).fit(X, y_ssl)
+    with pytest.raises(ValueError, match=r"draws its own batches.*iterator_train__shuffle"):
+        FixMatchClassifier(**FAST, iterator_train__shuffle=True).fit(X, y_ssl)
     if not torch.cuda.is_available():  # a device set after fit: checked at predict too
         with pytest.raises(ValueError, match="CUDA"):
             clone(clf).set_params(device="cuda").fit(X, y_ssl)

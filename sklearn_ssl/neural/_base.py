@@ -322,6 +322,15 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             self.get_params(deep=False),
             caller_name=type(self).__name__,
         )
+        unused = sorted(
+            k for k in vars(self) if k.startswith(("iterator_train__", "iterator_valid__"))
+        )
+        if unused:
+            raise ValueError(
+                f"{type(self).__name__} draws its own batches (batch_size labelled rows and "
+                f"mu times as many unlabelled ones), so {unused} would be ignored. Remove "
+                "them; batch_size and mu set the batches."
+            )
         check_device(self.device)
 
     @property
@@ -461,6 +470,12 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         if not isinstance(module, torch.nn.Module):
             kwargs = _fill_from_data(module, kwargs, self.input_shape_, n_classes)
             module = module(**kwargs)
+        if not any(p.requires_grad for p in module.parameters()):
+            raise ValueError(
+                f"The module {type(module).__name__} has no trainable parameters (a "
+                "torch.nn.Sequential class, say, builds an empty network): pass a module "
+                "instance, or a class whose constructor builds its layers."
+            )
         self.module_ = module
         self._initialize_averaged_module()
         return self
@@ -511,6 +526,13 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             with torch.no_grad():
                 out = module(probe)
         except RuntimeError as exc:
+            dtypes = {p.dtype for p in module.parameters()} - {probe.dtype}
+            if dtypes:  # a float64 (or half) network fed float32 rows
+                raise ValueError(
+                    f"The module's parameters are {sorted(map(str, dtypes))} but the rows "
+                    f"are {probe.dtype} (X is converted to float32): build the module in "
+                    f"float32 (module.float()). The error was: {exc}"
+                ) from exc
             raise ValueError(
                 f"The module cannot process inputs of shape {tuple(self.input_shape_)} (one "
                 f"row of X): {exc}. Pass X of the shape the module expects, e.g. images as "
