@@ -705,6 +705,9 @@ def test_validation_accuracy_on_labelled_rows(cls, moons):
     clf = cls(**{**FAST, "max_epochs": 2}, train_split=_split_at(train, valid)).fit(X, y_named)
     assert len(clf.history[:, "valid_acc"]) == 2
     assert clf.history[-1, "valid_acc"] == pytest.approx(clf.score(X[valid], y_named[valid]))
+    # "_best" as skorch's scoring callbacks record it (Checkpoint(monitor="valid_acc_best")).
+    accs, best = clf.history[:, "valid_acc"], clf.history[:, "valid_acc_best"]
+    assert best == [True, accs[1] > accs[0]]
     # skorch's EpochScoring predicts on datasets of encoded labels: a clear error.
     with pytest.raises(TypeError, match="predicts on arrays.*valid_acc"):
         clf.predict(Subset(clf.get_dataset(X), np.arange(5)))

@@ -130,7 +130,8 @@ class SemiSupervisedLog(Callback):
     (the fraction of unlabelled rows whose pseudo-label counts) and
     ``pseudo_label_hist`` (pseudo-labels per class among those rows); with a
     validation split, ``valid_acc`` (accuracy on its labelled rows, by the network
-    that predicts, as ``valid_loss``).
+    that predicts, as ``valid_loss``) and ``valid_acc_best`` (whether it is the best
+    so far, for ``Checkpoint(monitor="valid_acc_best")``).
 
     Values stay on the device: each step's are kept (detached) and summed every
     ``_FLUSH_EVERY`` steps with one ``stack``, and read once at the end of the
@@ -151,6 +152,10 @@ class SemiSupervisedLog(Callback):
 
     _KEYS = ("sup_loss", "unsup_loss", "mask_rate")
     _FLUSH_EVERY = 256
+
+    def initialize(self):
+        self.best_valid_acc_ = -math.inf
+        return self
 
     def on_epoch_begin(self, net, **kwargs):
         self.sums_ = {}
@@ -204,8 +209,13 @@ class SemiSupervisedLog(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         if self.n_valid_:
-            correct = torch.stack(self.valid_correct_).sum()
-            net.history.record("valid_acc", float(correct) / self.n_valid_)
+            accuracy = float(torch.stack(self.valid_correct_).sum()) / self.n_valid_
+            net.history.record("valid_acc", accuracy)
+            # As skorch's scoring callbacks: monitor="valid_acc_best" (Checkpoint).
+            best = accuracy > getattr(self, "best_valid_acc_", -math.inf)
+            if best:
+                self.best_valid_acc_ = accuracy
+            net.history.record("valid_acc_best", best)
         self.valid_correct_ = []
         if not self.n_batches_:
             return
