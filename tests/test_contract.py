@@ -140,6 +140,21 @@ def test_hide_labels_strings_and_unsigned():
     assert out[~mask].tolist() == [-1, -1]
     out_u = hide_labels(np.array([0, 1, 0, 1], dtype=np.uint8), n_per_class=1, random_state=0)
     assert out_u.dtype == np.int64 and (out_u == -1).sum() == 2
+    # Above int64: an object array keeps the values (int64 wrapped 2**64-1 to -1).
+    big = np.array([2**64 - 1, 2**64 - 1, 5, 5], dtype=np.uint64)
+    out_big = hide_labels(big, n_per_class=1, random_state=0)
+    assert out_big.dtype == object and sorted(v for v in out_big if v != -1) == [5, 2**64 - 1]
+    with pytest.raises(ValueError, match="too large for int64 beside the -1 marker"):
+        check_semi_supervised_y(out_big)
+
+
+def test_unsigned_labels_come_back_unchanged():
+    # result_type(uint64, int8) is float64: transduction_ rounded labels above 2**53.
+    X = np.random.RandomState(0).randn(40, 2)
+    for labels in ([7, 9], [2**63 + 1, 2**63 + 3]):
+        y = np.where(X[:, 0] > 0, *labels).astype(np.uint64)
+        model = SelfTrainingWrapper().fit(X, y)
+        assert model.transduction_.tolist() == y.tolist()
 
 
 @pytest.mark.parametrize(
@@ -272,6 +287,10 @@ def test_labeled_stratified_kfold_keeps_labels_in_every_fold():
     n_unl_test = [(y[test] == -1).sum() for _, test in split.split(X, y)]
     assert sum(n_unl_test) == (y == -1).sum() and min(n_unl_test) > 0
     assert split.get_n_splits() == 4
+    # Fewer unlabelled rows than folds: still a partition (cross_val_predict needs one).
+    y_few = np.r_[np.repeat([0, 1], 10), [-1, -1, -1]]
+    tests = [test for _, test in split.split(np.zeros((23, 1)), y_few)]
+    assert np.sort(np.concatenate(tests)).tolist() == list(range(23))
     with pytest.raises(ValueError, match="labelled rows into"):
         list(LabeledStratifiedKFold(20).split(X, y))
 

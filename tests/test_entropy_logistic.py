@@ -1,5 +1,7 @@
 """Tests of EntropyRegularizedLogisticRegression."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -294,6 +296,13 @@ def test_unfitted_and_convergence_warning(iris):
     y_ssl = hide_labels(y, n_per_class=5, random_state=0)
     with pytest.warns(ConvergenceWarning, match="max_iter=1"):
         EntropyRegularizedLogisticRegression(max_iter=1).fit(X, y_ssl)
+    # Features of scale 1e30: the line search fails at once (no step, coefficients
+    # all zero), which used to pass in silence.
+    with pytest.warns(ConvergenceWarning, match="line search failed.*StandardScaler"):
+        EntropyRegularizedLogisticRegression().fit(X * 1e30, y_ssl)
+    with warnings.catch_warnings():  # and a sound fit stays quiet
+        warnings.simplefilter("error", ConvergenceWarning)
+        EntropyRegularizedLogisticRegression().fit(X, y_ssl)
 
 
 def test_inner_estimator_of_self_training_wrapper():

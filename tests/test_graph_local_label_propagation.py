@@ -322,6 +322,18 @@ def test_all_rows_labelled_is_a_knn_vote():
     np.testing.assert_array_equal(model.log_density_, 0.0)
 
 
+@pytest.mark.parametrize("scale", [1e154, 1e-170, 1e300])
+def test_cosine_similarity_at_any_scale(blobs, scale):
+    # Squared norms overflow (1e154) or underflow (1e-170): the rows must still be
+    # normalised (they were divided by inf, or refused as zero rows).
+    X, _, y_ssl = blobs
+    ref = LocalLabelPropagation().fit(X, y_ssl)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = LocalLabelPropagation().fit(X * scale, y_ssl)
+    np.testing.assert_allclose(model.label_distributions_, ref.label_distributions_, atol=1e-12)
+
+
 def test_bad_input(blobs):
     X, y, y_ssl = blobs
     X_zero = X.copy()

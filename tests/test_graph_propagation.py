@@ -186,6 +186,37 @@ def test_sparse_rows_give_the_dense_result(Est, kernel, moons):
         Est(neighbors="ivf").fit(X_sparse, y_ssl)
 
 
+def test_faiss_rows_left_short_are_searched_again():
+    # faiss returns -1 where it finds fewer than k rows: HNSW among many duplicates,
+    # an inverted file for outliers alone in their cells. Those rows are searched
+    # again exactly; padding them with their first neighbour counted one voter many
+    # times and gave an outlier a self-loop.
+    pytest.importorskip("faiss")
+    from sklearn_ssl.graph._graph import _FaissHNSW, _FaissIVF
+
+    rng = np.random.RandomState(0)
+    X = np.r_[np.repeat(rng.randn(5, 6), 40, axis=0), rng.randn(500, 6)]
+    index = _FaissHNSW().fit(X)
+    index.index_.hnsw.efSearch = 200  # as kneighbors sets it for k = 100
+    raw = index.index_.search(np.ascontiguousarray(X - index.shift_, dtype=np.float32), 100)[1]
+    short = (raw < 0).any(axis=1)
+    assert short.any()  # the situation under test
+    dist, ind = index.kneighbors(X, 100)
+    exact = NearestNeighbors(n_neighbors=100).fit(X).kneighbors(X)[0]
+    np.testing.assert_allclose(np.sort(dist[short], axis=1), exact[short], atol=1e-4)
+    assert all(len(set(row)) == 100 for row in ind)
+
+    X = np.r_[np.zeros((5000, 4)), rng.randn(10, 4) * 1000]
+    index = _FaissIVF(random_state=0).fit(X)
+    assert (index.index_.search(index._prepare(X[-10:]), 10)[1] < 0).any()
+    ind = index.kneighbors(X[-10:], 10)[1]
+    assert all(len(set(row)) == 10 for row in ind)
+    y = np.full(len(X), -1)
+    y[:2], y[-1] = 0, 1
+    affinity = LabelSpreading(neighbors="ivf", random_state=0)._affinity(X)
+    assert affinity.diagonal().max() == 0  # no self-loops
+
+
 @pytest.mark.parametrize("backend", ["hnsw", "ivf"])
 def test_faiss_backends_agree_with_exact(backend, moons):
     pytest.importorskip("faiss")

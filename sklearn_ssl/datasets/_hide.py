@@ -39,7 +39,8 @@ def hide_labels(
     y_ssl : ndarray of shape (n_samples,)
         ``y`` with hidden labels replaced by ``-1``. String labels come back as
         an ``object`` array (a string array cannot hold the integer ``-1``);
-        unsigned integers come back as ``int64``.
+        unsigned integers come back as ``int64`` (as ``object`` above 2**63 - 1,
+        which ``int64`` cannot hold).
     labeled : ndarray of shape (n_samples,), dtype=bool
         Only when ``return_mask=True``.
 
@@ -109,7 +110,11 @@ def hide_labels(
     if y.dtype.kind in "US":
         out = y.astype(object)
     elif y.dtype.kind in "ub":
-        out = y.astype(np.int64)
+        if y.dtype.kind == "u" and y.max() > np.iinfo(np.int64).max:
+            # int64 cannot hold them and the -1 marker both: an object array can.
+            out = y.astype(object)
+        else:
+            out = y.astype(np.int64)
     else:
         out = y.copy()
     out[~keep] = UNLABELED

@@ -17,10 +17,10 @@ from scipy import sparse
 from sklearn.base import _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import BaseSemiSupervisedClassifier
+from ..utils._labels import check_labeled_targets
 from ._graph import (
     NEIGHBORS_BACKENDS,
     check_n_neighbors,
@@ -80,7 +80,7 @@ class BaseGraphPropagation(BaseSemiSupervisedClassifier, metaclass=ABCMeta):
 
     def _validate_semi_supervised(self, X, y, **kwargs):
         X, y, labeled, y_encoded = super()._validate_semi_supervised(X, y, **kwargs)
-        check_classification_targets(y[labeled])
+        check_labeled_targets(y[labeled])
         return X, y, labeled, y_encoded
 
     def _sparse_X_ok(self):

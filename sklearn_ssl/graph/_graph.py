@@ -91,9 +91,14 @@ class _FaissHNSW:
         return self
 
     def kneighbors(self, X, n_neighbors):
+        faiss = _import_optional("faiss", "ann")
         self.index_.hnsw.efSearch = max(self.ef_search, 2 * n_neighbors)
-        dist2, ind = self.index_.search(_centred_float32(X, self.shift_), n_neighbors)
-        return _clean_faiss_result(dist2, ind)
+        X = _centred_float32(X, self.shift_)
+        dist2, ind = self.index_.search(X, n_neighbors)
+        # Rows the graph search left short (many duplicates, say): an exact search
+        # of the same vectors (the index's flat storage) for those rows only.
+        storage = faiss.downcast_index(self.index_.storage)
+        return _clean_faiss_result(*_complete(dist2, ind, X, n_neighbors, storage.search))
 
 
 @lru_cache(maxsize=1)
@@ -370,6 +375,16 @@ class _FaissIVF:
     def kneighbors(self, X, n_neighbors):
         X = self._prepare(X)
         dist2, ind = self.index_.search(X, n_neighbors)
+        nlist = getattr(self.index_, "nlist", None)
+        if nlist is not None:
+            # Rows whose probed cells held fewer than k rows (isolated outliers):
+            # every cell for those rows only (search parameters, not the shared
+            # index's nprobe, which concurrent blocks read).
+            faiss = _import_optional("faiss", "ann")
+            every_cell = faiss.SearchParametersIVF(nprobe=nlist)
+            dist2, ind = _complete(
+                dist2, ind, X, n_neighbors, lambda Q, k: self.index_.search(Q, k, params=every_cell)
+            )
         if self.norm2_ is not None:  # inner products -> squared distances
             dist2 = np.einsum("ij,ij->i", X, X)[:, None] + (self.norm2_ - 2.0 * dist2)
         dist, ind = _clean_faiss_result(dist2, ind)
@@ -378,8 +393,18 @@ class _FaissIVF:
         return dist, ind
 
 
+def _complete(dist2, ind, X, k, search):
+    """Search again, with ``search``, the rows for which faiss found fewer than ``k``."""
+    short = np.flatnonzero((ind < 0).any(axis=1))
+    if short.size:
+        dist2, ind = dist2.copy(), ind.copy()
+        dist2[short], ind[short] = search(np.ascontiguousarray(X[short]), k)
+    return dist2, ind
+
+
 def _clean_faiss_result(dist2, ind):
-    # faiss returns squared L2 distances and -1 where it found fewer than k.
+    # faiss returns squared L2 distances and -1 where it found fewer than k (only
+    # when the index holds fewer than k rows, after _complete).
     missing = ind < 0
     if missing.any():
         ind = np.where(missing, ind[:, :1], ind)

@@ -12,13 +12,12 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.extmath import row_norms
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
 
-from ..utils._labels import check_semi_supervised_y
+from ..utils._labels import check_labeled_targets, check_semi_supervised_y
 from ..utils._weights import accepts_sample_weight, sample_weight_params, weight_taker_name
 from ._base import BaseGraphPropagation
 from ._graph import (
@@ -57,7 +56,20 @@ def _zero_rows_error(n_zero):
 def _unit_rows(X):
     if not sparse.issparse(X):
         X = np.asarray(X, dtype=np.float64)
-    norms = row_norms(X)  # no N x d temporary of squares (np.linalg.norm makes one)
+    with np.errstate(over="ignore", under="ignore"):
+        norms = row_norms(X)  # no N x d temporary of squares (np.linalg.norm makes one)
+    extreme = ~((norms > 1e-150) & (norms < 1e150))
+    if extreme.any():
+        # Squares that overflow to inf or underflow to 0 (|x| near 1e155 or 1e-160):
+        # divide those rows by their largest entry first; cosine ignores scale.
+        if sparse.issparse(X):
+            peak = np.asarray(abs(X).max(axis=1).todense()).ravel()
+        else:
+            peak = np.abs(X).max(axis=1)
+        rows = np.flatnonzero(extreme & (peak > 0))
+        if rows.size:
+            norms[rows] = peak[rows] * row_norms(X[rows] / peak[rows][:, None])
+        norms[extreme & ~(peak > 0)] = 0.0
     zero = ~(norms > 0)
     if zero.any():
         raise _zero_rows_error(int(zero.sum()))
@@ -482,7 +494,7 @@ class LocalLabelPropagation(BaseGraphPropagation):
                 "for example). Call X = X.compute_chunk_sizes() before fit."
             )
         y, labeled, self.classes_, y_encoded = check_semi_supervised_y(y)
-        check_classification_targets(y[labeled])
+        check_labeled_targets(y[labeled])
         if y.shape[0] != X.shape[0]:
             raise ValueError(
                 f"X has {X.shape[0]} rows but y has {y.shape[0]} entries; give one label "

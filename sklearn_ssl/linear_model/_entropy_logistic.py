@@ -18,10 +18,10 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ..base import BaseSemiSupervisedClassifier
+from ..utils._labels import check_labeled_targets
 
 _TINY = 1e-12
 
@@ -358,7 +358,7 @@ class EntropyRegularizedLogisticRegression(BaseSemiSupervisedClassifier):
             accept_sparse=["csr", "csc"],
             dtype=[np.float64, np.float32],
         )
-        check_classification_targets(y[labeled])
+        check_labeled_targets(y[labeled])
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         if np.any(sample_weight < 0):
             raise ValueError("sample_weight must be non-negative.")
@@ -415,12 +415,24 @@ class EntropyRegularizedLogisticRegression(BaseSemiSupervisedClassifier):
                 },
             )
             # Intermediate stages only warm-start the next one; warn for the last.
-            if stage == len(schedule) - 1 and not result.success and result.nit >= self.max_iter:
-                warnings.warn(
-                    f"L-BFGS did not converge in max_iter={self.max_iter} iterations "
-                    f"(lambda_={lam:g}). Increase max_iter or scale the data.",
-                    ConvergenceWarning,
-                )
+            # L-BFGS also stops "abnormally" at the limit of float precision near the
+            # optimum (gradient ~1e-3); a line search that fails far from it (features
+            # of scale 1e30: gradient 1e30, no step taken) is a failure too.
+            steep = float(np.abs(result.jac).max()) if result.jac.size else 0.0
+            if stage == len(schedule) - 1 and not result.success:
+                if result.nit >= self.max_iter:
+                    warnings.warn(
+                        f"L-BFGS did not converge in max_iter={self.max_iter} iterations "
+                        f"(lambda_={lam:g}). Increase max_iter or scale the data.",
+                        ConvergenceWarning,
+                    )
+                elif steep > 1e3 * self.tol:
+                    warnings.warn(
+                        f"L-BFGS stopped after {result.nit} iteration(s) without converging "
+                        f"(lambda_={lam:g}; the line search failed, largest gradient entry "
+                        f"{steep:.2g}). Scale the features, e.g. with StandardScaler.",
+                        ConvergenceWarning,
+                    )
             params = result.x
             n_iter.append(int(result.nit))
             lambdas.append(lam)

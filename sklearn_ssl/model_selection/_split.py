@@ -108,6 +108,14 @@ class LabeledStratifiedKFold(BaseCrossValidator):
         if self.unlabeled == "split" and unl_idx.shape[0] >= self.n_splits:
             unl_cv = KFold(self.n_splits, shuffle=self.shuffle, random_state=seed)
             unl_folds = [test for _, test in unl_cv.split(unl_idx)]
+        elif self.unlabeled == "split":
+            # Fewer unlabelled rows than folds: one each in the first folds, so
+            # that every row is still in exactly one test fold.
+            n_unl = unl_idx.shape[0]
+            unl_folds = [
+                np.arange(k, k + 1) if k < n_unl else np.empty(0, dtype=int)
+                for k in range(self.n_splits)
+            ]
         else:
             unl_folds = [np.empty(0, dtype=int)] * self.n_splits
         n = labeled.shape[0]

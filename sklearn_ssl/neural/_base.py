@@ -28,7 +28,6 @@ import torch
 from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback, EarlyStopping, EpochTimer, PassthroughScoring, PrintLog
@@ -38,7 +37,13 @@ from torch.optim.swa_utils import update_bn
 from torch.utils.data import DataLoader
 
 from ..base import BaseSemiSupervisedClassifier
-from ..utils._labels import UNLABELED, _as_array, check_semi_supervised_y, is_labeled
+from ..utils._labels import (
+    UNLABELED,
+    _as_array,
+    check_labeled_targets,
+    check_semi_supervised_y,
+    is_labeled,
+)
 from ._augment import check_augmented, default_augmentations
 from ._callbacks import SemiSupervisedLog
 from ._modules import MLP, SmallCNN, WideResNet
@@ -507,6 +512,8 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         pass
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
+        # Where this call's epochs start (see _schedule_time).
+        vars(self)["_epoch_origin"] = (len(self.history), self.n_steps_)
         self._resolve_augmentations()
         self._check_module_output(X)
 
@@ -574,8 +581,14 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
 
     def get_split_datasets(self, X, y=None, **fit_params):
         dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
+        rows = None
         if isinstance(dataset_train, torch.utils.data.Subset):  # for _recalibrate_batchnorm
-            vars(self)["_train_rows"] = np.asarray(dataset_train.indices)
+            rows = vars(self)["_train_rows"] = np.asarray(dataset_train.indices)
+        if y is not None:
+            # The class shares (distribution alignment's prior) of the rows trained
+            # on: the validation part stays unseen.
+            y_train = np.asarray(y) if rows is None else np.asarray(y)[rows]
+            self._count_labels(y_train, add=vars(self).pop("_add_counts", False))
         if dataset_valid is not None:
             base = getattr(dataset_train, "dataset", dataset_train)
             if getattr(dataset_valid, "dataset", None) is not base:
@@ -663,9 +676,15 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         return check_augmented(augmentation, x, name)
 
     def _schedule_time(self):
-        """Training time for the ramp-ups: steps done, or (fractional) epochs done."""
+        """Training time for the ramp-ups: steps done, or (fractional) epochs done.
+
+        Epochs: those of earlier calls (partial_fit, warm_start) plus the steps of
+        this call over its epoch length, so that data of another size in a later
+        call neither rewinds nor skips the ramp.
+        """
         if getattr(self, "schedule_unit", "step") == "epoch":
-            return self.n_steps_ / max(self.steps_per_epoch_, 1)
+            epochs, steps = vars(self).get("_epoch_origin", (0, 0))
+            return epochs + (self.n_steps_ - steps) / max(self.steps_per_epoch_, 1)
         return float(self.n_steps_)
 
     def _count_pseudo_labels(self, pseudo_labels, used=None):
@@ -697,8 +716,9 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             if initialize:
                 self.initialize()
             self._check_fit_params(fit_params)
-            # Only now: a refused warm call leaves the fitted state as it was.
-            self._count_labels(y_encoded, add=add_counts)
+            # Labels are counted in get_split_datasets, after these checks: a refused
+            # warm call leaves the fitted state as it was.
+            vars(self)["_add_counts"] = add_counts
             NeuralNetClassifier.partial_fit(self, X, y_encoded, **fit_params)
             self._recalibrate_batchnorm(X)
         self._after_fit()
@@ -770,7 +790,7 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             X = validate_data(self, X, reset=False, dtype=np.float32, allow_nd=True)
             y_encoded = self._encode_known(y, X.shape[0])
             labeled = y_encoded != UNLABELED
-        check_classification_targets(np.asarray(y)[labeled] if reset else self.classes_)
+        check_labeled_targets(np.asarray(y)[labeled] if reset else self.classes_)
         if X.ndim not in (2, 4):
             raise ValueError(
                 f"X must be 2-d (n_samples, n_features) tabular data or 4-d images "
@@ -877,7 +897,7 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         if add and "_label_counts" in vars(self):
             counts = counts + vars(self)["_label_counts"]
         vars(self)["_label_counts"] = counts
-        self.label_distribution_ = counts / counts.sum()
+        self.label_distribution_ = counts / max(counts.sum(), 1)
 
     def partial_fit(self, X, y, classes=None, **fit_params):
         """Train for ``max_epochs`` more epochs without re-initialising the network.

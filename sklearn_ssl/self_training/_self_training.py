@@ -523,6 +523,11 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         out = np.empty(y.shape[0], dtype=object if self.classes_.dtype.kind in "OUS" else None)
         if out.dtype == object:
             out[:] = -1
+        elif self.classes_.dtype.kind == "u":
+            # Unsigned labels with the -1 marker: int64 when they fit (result_type of
+            # uint64 and int8 is float64, which rounds labels above 2**53).
+            fits = self.classes_.max() <= np.iinfo(np.int64).max
+            out = np.full(y.shape[0], -1, dtype=np.int64 if fits else object)
         else:
             out = np.full(y.shape[0], -1, dtype=np.result_type(self.classes_.dtype, np.int8))
         out[mask] = self.classes_[y_enc[mask]]

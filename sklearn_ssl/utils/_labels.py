@@ -14,9 +14,11 @@ so the rules below hold everywhere:
 """
 
 import numbers
+import warnings
 
 import numpy as np
 from sklearn.utils._missing import is_pandas_na, is_scalar_nan
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
 UNLABELED = -1
@@ -30,6 +32,18 @@ def _is_marker(value):
         and not isinstance(value, bool | np.bool_)
         and value == UNLABELED
     )
+
+
+def check_labeled_targets(y_labeled):
+    """scikit-learn's ``check_classification_targets`` on the labelled rows.
+
+    Without its warning that more than half of the rows are distinct classes (a
+    regression target?): with one or two labels per class, which is what
+    semi-supervised learning is for, that is the normal case.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The number of unique classes is greater")
+        check_classification_targets(y_labeled)
 
 
 def _as_array(y):
@@ -77,7 +91,16 @@ def _check_marker(y):
     if y.dtype.kind != "O" or not y.size:
         return y
     if all(isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_) for v in y):
-        return np.array(y.tolist())
+        numeric = np.array(y.tolist())
+        if numeric.dtype.kind == "f" and all(isinstance(v, numbers.Integral) for v in y):
+            # Integers beyond int64 beside -1 (uint64 labels): float64 would round
+            # them, merging classes, and scikit-learn cannot classify them as objects.
+            raise ValueError(
+                "y holds integer labels too large for int64 beside the -1 marker. Encode "
+                "them first, e.g. with sklearn.preprocessing.LabelEncoder on the "
+                "labelled rows."
+            )
+        return numeric
     if not any(_is_marker(v) for v in y) and any(isinstance(v, str) and v == "-1" for v in y):
         raise ValueError(
             "y holds strings, one of which is '-1', and no integer -1. The unlabelled "
