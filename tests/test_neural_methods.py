@@ -12,6 +12,7 @@ from sklearn.datasets import make_moons  # noqa: E402
 
 from sklearn_ssl.datasets import hide_labels  # noqa: E402
 from sklearn_ssl.neural import (  # noqa: E402
+    MLP,
     FixMatchClassifier,
     MeanTeacherClassifier,
     PseudoLabelClassifier,
@@ -134,3 +135,100 @@ def test_pseudo_label_weight_is_zero_before_t1(moons):
     )
     assert clf.history[-1, "unsup_weight"] == 3.0
     assert clf.history[-1, "mask_rate"] == 1.0
+
+
+def test_epoch_schedule_continues_across_calls_on_data_of_another_size():
+    # t counts epochs over every call: 2 epochs on 40 rows, then 2 on 400, must
+    # reach alpha_f = 3 from epoch 3 on (steps over this call's epoch length gave
+    # 0.04 and 1.94: the ramp went backwards).
+    rng = np.random.RandomState(0)
+
+    def data(n):
+        X = rng.randn(n, 4).astype(np.float32)
+        y = np.full(n, -1)
+        y[:10] = np.arange(10) % 2
+        return X, y
+
+    clf = PseudoLabelClassifier(
+        hidden_layer_sizes=(8,),
+        max_epochs=2,
+        batch_size=4,
+        mu=1,
+        rampup_start=1,
+        rampup_end=2,
+        schedule_unit="epoch",
+        random_state=0,
+    )
+    clf.fit(*data(40))
+    clf.partial_fit(*data(400))
+    weights = clf.history[:, "unsup_weight"]
+    assert weights[0] == 0.0 and 0 < weights[1] < 3.0
+    assert weights[2:] == [3.0, 3.0]
+
+
+def test_alignment_and_smooth_weights_stay_finite():
+    # All of a row's probability on a class without labelled rows (prior 0): the
+    # aligned distribution was 0 / 0, and the smooth weight kept the NaN.
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 4).astype(np.float32)
+    y = np.full(60, -1)
+    y[:10] = np.arange(10) % 2
+    net = MLP(4, 3, (8,))
+    with torch.no_grad():
+        net.layers[-1].bias[:] = torch.tensor([0.0, 0.0, 120.0])
+    clf = FixMatchClassifier(
+        net,
+        max_epochs=2,
+        batch_size=4,
+        mu=2,
+        threshold=0.5,
+        threshold_mode="smooth",
+        distribution_alignment=True,
+        random_state=0,
+    )
+    clf.partial_fit(X, y, classes=[0, 1, 2])
+    assert np.isfinite(clf.history[:, "unsup_loss"]).all()
+    assert np.isfinite(clf.predict_proba(X)).all()
+    assert confidence_weight(torch.tensor([0.5, 1.0]), 1.0, "smooth").tolist() == [0.0, 1.0]
+    with pytest.raises(ValueError, match="'hard' or 'smooth'"):
+        confidence_weight(torch.tensor([0.5]), 0.9, "soft")
+
+
+def test_label_shares_come_from_the_training_part():
+    # Distribution alignment's prior: a class labelled only in the validation part
+    # has share 0 (the validation part stays unseen, as for BatchNorm).
+    from torch.utils.data import Subset
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(100, 4).astype(np.float32)
+    y = np.full(100, -1)
+    y[20:60] = np.repeat([0, 1], 20)
+    y[:3] = 2
+    valid, train = np.arange(20), np.arange(20, 100)
+
+    def split(dataset, y=None, **kwargs):
+        return Subset(dataset, train), Subset(dataset, valid)
+
+    clf = FixMatchClassifier(
+        hidden_layer_sizes=(8,),
+        max_epochs=1,
+        batch_size=8,
+        mu=1,
+        train_split=split,
+        random_state=0,
+    ).fit(X, y)
+    np.testing.assert_allclose(clf.label_distribution_, [0.5, 0.5, 0.0])
+
+
+def test_one_label_per_class_raises_no_regression_warning():
+    # 30 classes, one label each: scikit-learn's "more than 50% unique classes"
+    # warning is noise when labels are scarce by design.
+    import warnings
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(120, 4).astype(np.float32)
+    y = np.full(120, -1)
+    y[:30] = np.arange(30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        PseudoLabelClassifier(hidden_layer_sizes=(8,), max_epochs=1, batch_size=8).fit(X, y)

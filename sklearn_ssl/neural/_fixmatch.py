@@ -46,8 +46,11 @@ def confidence_weight(confidence, threshold, mode="hard", exponent=1.0):
     >>> [round(w, 3) for w in confidence_weight(confidence, 0.95, mode="smooth").tolist()]
     [0.0, 0.2, 1.0]
     """
-    if mode == "hard":
+    if mode == "hard" or (mode == "smooth" and threshold >= 1):
+        # (the smooth factor of tau = 1 is the hard mask: 1 at p = 1 only)
         return (confidence >= threshold).to(confidence.dtype)
+    if mode != "smooth":
+        raise ValueError(f"mode must be 'hard' or 'smooth'; got {mode!r}.")
     ramp = ((confidence - threshold) / (1.0 - threshold)).clamp(min=0.0, max=1.0)
     return ramp**exponent
 
@@ -320,7 +323,10 @@ class FixMatchClassifier(BaseSemiSupervisedNet):
             self.prediction_marginal_ = 0.99 * marginal + 0.01 * batch_mean
         prior = torch.as_tensor(self.label_distribution_, dtype=probs.dtype, device=probs.device)
         aligned = probs * prior / self.prediction_marginal_.clamp_min(1e-6)
-        return aligned / aligned.sum(dim=1, keepdim=True)
+        total = aligned.sum(dim=1, keepdim=True)
+        # A row whose probability sits on classes of prior 0 (no labelled row) has
+        # nothing left to normalise: it keeps its own prediction (0 / 0 was NaN).
+        return torch.where(total > 0, aligned / total.clamp_min(1e-30), probs)
 
     def _after_fit(self):
         if self.prediction_marginal_ is not None:
