@@ -170,8 +170,9 @@ class FixMatchClassifier(BaseSemiSupervisedNet):
         ``threshold``), ``pseudo_label_hist`` (pseudo-labels per class among the
         rows with a non-zero weight, summed over the epoch), ``dur``.
     label_distribution_ : ndarray of shape (n_classes,)
-        Class frequencies of the labelled rows (of ``fit``'s ``y``, or of every
-        ``partial_fit`` call's so far).
+        Class frequencies of the labelled rows trained on (of ``fit``'s ``y``, or
+        of every ``partial_fit`` call's so far; without a ``train_split``
+        validation part).
     n_steps_ : int
         Training steps done.
 

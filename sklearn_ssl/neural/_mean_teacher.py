@@ -81,8 +81,9 @@ random_state, **kwargs
         ``unsup_weight``, ``pseudo_label_hist`` (teacher's argmax on unlabelled
         rows), ``dur``.
     label_distribution_ : ndarray of shape (n_classes,)
-        Class frequencies of the labelled rows (of ``fit``'s ``y``, or of every
-        ``partial_fit`` call's so far).
+        Class frequencies of the labelled rows trained on (of ``fit``'s ``y``, or
+        of every ``partial_fit`` call's so far; without a ``train_split``
+        validation part).
     n_steps_ : int
         Training steps done.
 
