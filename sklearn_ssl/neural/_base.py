@@ -106,7 +106,7 @@ class _SemiSupervisedBatches:
     """Training iterator: ``batch_size`` labelled rows, then ``mu * batch_size`` unlabelled.
 
     An epoch is one pass over the larger of the two pools (the other one is cycled),
-    i.e. ``ceil(max(n_labeled / B, n_unlabeled / (mu B)))`` steps. ``X`` lives on
+    i.e. ``ceil(max(n_labeled / B, n_unlabeled / max(1, round(mu B))))`` steps. ``X`` lives on
     the training device; ``y`` stays on the CPU so that splitting a batch needs no
     host-device synchronisation.
     """
