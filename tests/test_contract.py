@@ -146,6 +146,9 @@ def test_hide_labels_strings_and_unsigned():
     assert out_big.dtype == object and sorted(v for v in out_big if v != -1) == [5, 2**64 - 1]
     with pytest.raises(ValueError, match="too large for int64 beside the -1 marker"):
         check_semi_supervised_y(out_big)
+    # NumPy unsigned scalars that fit beside -1 stay integers (not float64).
+    small = np.array([np.uint64(3), -1, np.uint64(5)], dtype=object)
+    assert check_semi_supervised_y(small)[2].tolist() == [3, 5]
 
 
 def test_unsigned_labels_come_back_unchanged():

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import make_blobs
 from sklearn.linear_model import LogisticRegression
@@ -320,6 +321,21 @@ def test_all_rows_labelled_is_a_knn_vote():
     model = LocalLabelPropagation(n_neighbors=3).fit(X, y)
     np.testing.assert_array_equal(model.transduction_, y)
     np.testing.assert_array_equal(model.log_density_, 0.0)
+
+
+def test_float32_sparse_rows_fit_quietly(blobs):
+    # float32 norms compared with 1e150 overflowed in the cast (a RuntimeWarning on
+    # every fit) and tiny float32 rows came out of length 0.94-1.01.
+    from sklearn_ssl.graph._local_label_propagation import _unit_rows
+
+    X, _, y_ssl = blobs
+    X_sparse = sparse.csr_matrix(X, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = LocalLabelPropagation().fit(X_sparse, y_ssl)
+        model.predict(X_sparse)
+        V = _unit_rows(X_sparse * np.float32(1e-22))
+    np.testing.assert_allclose(np.sqrt(V.multiply(V).sum(axis=1)).A.ravel(), 1.0, rtol=1e-12)
 
 
 @pytest.mark.parametrize("scale", [1e154, 1e-170, 1e300])

@@ -188,6 +188,11 @@ def test_alignment_and_smooth_weights_stay_finite():
     )
     clf.partial_fit(X, y, classes=[0, 1, 2])
     assert np.isfinite(clf.history[:, "unsup_loss"]).all()
+    # Such rows take the prior (confidence 0.5 here), not their own prediction.
+    clf.prediction_marginal_ = None
+    aligned = clf._align_distribution(torch.tensor([[0.0, 0.0, 1.0], [0.2, 0.3, 0.5]]))
+    torch.testing.assert_close(aligned[0], torch.tensor([0.5, 0.5, 0.0]))
+    assert aligned[1].sum().item() == pytest.approx(1.0)
     assert np.isfinite(clf.predict_proba(X)).all()
     assert confidence_weight(torch.tensor([0.5, 1.0]), 1.0, "smooth").tolist() == [0.0, 1.0]
     with pytest.raises(ValueError, match="'hard' or 'smooth'"):
@@ -218,6 +223,34 @@ def test_label_shares_come_from_the_training_part():
         random_state=0,
     ).fit(X, y)
     np.testing.assert_allclose(clf.label_distribution_, [0.5, 0.5, 0.0])
+
+
+def test_label_counts_follow_the_rows_trained_on_and_refused_calls_count_nothing():
+    from skorch.dataset import Dataset, ValidSplit
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(100, 4).astype(np.float32)
+    y = np.full(100, -1)
+    y[:20] = np.arange(20) % 2
+    # A split that returns plain Datasets (not Subsets): the training part's own labels.
+    train, valid = np.arange(12, 100), np.arange(12)
+
+    def split(dataset, y=None, **kwargs):
+        return Dataset(X[train], y[train]), Dataset(X[valid], y[valid])
+
+    params = dict(hidden_layer_sizes=(8,), max_epochs=1, batch_size=8, mu=1, random_state=0)
+    clf = FixMatchClassifier(**params, train_split=split).fit(X, y)
+    assert clf._label_counts.tolist() == [4, 4]
+    # A partial_fit refused after the split (a part without labelled rows) leaves
+    # the counts and the shares as they were.
+    clf = FixMatchClassifier(**params).fit(X, y)
+    before = clf._label_counts.tolist()
+    clf.set_params(train_split=ValidSplit(5, stratified=False))
+    y_late = np.full(100, -1)
+    y_late[:10] = np.arange(10) % 2  # all in ValidSplit's validation fold
+    with pytest.raises(ValueError, match="part of the data holds no labelled row"):
+        clf.partial_fit(X, y_late)
+    assert clf._label_counts.tolist() == before
 
 
 def test_one_label_per_class_raises_no_regression_warning():

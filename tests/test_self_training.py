@@ -278,13 +278,29 @@ def test_class_balance_caps_each_class(blobs):
     X, y, _ = blobs
     y_ssl = hide_labels(y, n_labeled=30, random_state=0)
     prior = np.bincount(y_ssl[y_ssl != -1]) / 30
-    clf = SelfTrainingWrapper(class_balance=True, sample_rate=30, max_iter=3).fit(X, y_ssl)
-    for h in clf.history_:
-        counts = np.array(list(h["class_counts"].values()))
-        assert np.all(counts <= np.ceil(prior * 30) + 1)
-    unbalanced = X.copy()
-    unbalanced[y == 0] += 0.0
-    assert sum(clf.history_[0]["class_counts"].values()) <= 30
+    # Against cumulative targets: an iteration may give a class more than its share
+    # to make up an earlier shortfall (ties are broken at random, and other classes
+    # fill a class that runs out of candidates), so the bound is on the running
+    # totals. Per iteration it failed for about 3% of the seeds (random_state was
+    # not set: a flaky test).
+    for seed in range(5):
+        clf = SelfTrainingWrapper(class_balance=True, sample_rate=30, max_iter=3, random_state=seed)
+        clf.fit(X, y_ssl)
+        total = np.zeros(3)
+        for h in clf.history_:
+            total += np.array(list(h["class_counts"].values()))
+            assert np.all(total - prior * total.sum() <= len(prior) - 1)
+        assert sum(clf.history_[0]["class_counts"].values()) <= 30
+
+    # Most-confident-first selection favours one class by 37 rows here without it.
+    def excess(class_balance):
+        clf = SelfTrainingWrapper(
+            class_balance=class_balance, selection="confidence", sample_rate=30, max_iter=3
+        ).fit(X, y_ssl)
+        total = sum(np.array(list(h["class_counts"].values())) for h in clf.history_)
+        return (total - prior * total.sum()).max()
+
+    assert excess(False) > 10 and excess(True) <= len(prior) - 1
 
 
 def test_relabel_changes_earlier_pseudo_labels():

@@ -54,22 +54,27 @@ def _zero_rows_error(n_zero):
 
 
 def _unit_rows(X):
-    if not sparse.issparse(X):
+    if sparse.issparse(X):
+        X = sparse.csr_matrix(X, dtype=np.float64)  # float32 squares overflow at 1e19
+    else:
         X = np.asarray(X, dtype=np.float64)
     with np.errstate(over="ignore", under="ignore"):
         norms = row_norms(X)  # no N x d temporary of squares (np.linalg.norm makes one)
     extreme = ~((norms > 1e-150) & (norms < 1e150))
     if extreme.any():
         # Squares that overflow to inf or underflow to 0 (|x| near 1e155 or 1e-160):
-        # divide those rows by their largest entry first; cosine ignores scale.
+        # those rows are divided by their largest entry first (in a copy); cosine
+        # ignores scale.
         if sparse.issparse(X):
             peak = np.asarray(abs(X).max(axis=1).todense()).ravel()
         else:
             peak = np.abs(X).max(axis=1)
-        rows = np.flatnonzero(extreme & (peak > 0))
-        if rows.size:
-            norms[rows] = peak[rows] * row_norms(X[rows] / peak[rows][:, None])
-        norms[extreme & ~(peak > 0)] = 0.0
+        shrink = np.where(extreme & (peak > 0), peak, 1.0)
+        if sparse.issparse(X):
+            X = sparse.csr_matrix(X.multiply(1.0 / shrink[:, None]))
+        else:
+            X = X / shrink[:, None]
+        norms = row_norms(X)
     zero = ~(norms > 0)
     if zero.any():
         raise _zero_rows_error(int(zero.sum()))

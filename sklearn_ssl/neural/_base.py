@@ -184,6 +184,20 @@ def _dataset_arrays(dataset):
     return X, y
 
 
+def _dataset_targets(dataset):
+    """The targets of a skorch Dataset or a Subset of one, as int64 (no copy of X)."""
+    rows = None
+    while isinstance(dataset, torch.utils.data.Subset):
+        inner = np.asarray(dataset.indices)
+        rows = inner if rows is None else inner[rows]
+        dataset = dataset.dataset
+    y = getattr(dataset, "y", None)
+    if y is None:
+        return None
+    y = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+    return np.asarray(y if rows is None else y[rows], dtype=np.int64)
+
+
 def _fill_from_data(module_cls, kwargs, input_shape, n_classes):
     """Pass ``n_features``/``n_classes``/``in_channels``/``image_size`` a module class asks for."""
     try:
@@ -449,8 +463,8 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("_callback_hook_cache", None)  # bound methods of the callbacks
-        state.pop("_best_averaged", None)
-        state.pop("_train_rows", None)
+        for key in ("_best_averaged", "_train_rows", "_pending_counts", "_add_counts"):
+            state.pop(key, None)
         return state
 
     def initialize_module(self):
@@ -477,9 +491,9 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             module = module(**kwargs)
         if not any(p.requires_grad for p in module.parameters()):
             raise ValueError(
-                f"The module {type(module).__name__} has no trainable parameters (a "
-                "torch.nn.Sequential class, say, builds an empty network): pass a module "
-                "instance, or a class whose constructor builds its layers."
+                f"The module {type(module).__name__} has no trainable parameters (all frozen, "
+                "or an empty network such as torch.nn.Sequential passed as a class): unfreeze "
+                "some, or pass a class or instance that builds its layers."
             )
         self.module_ = module
         self._initialize_averaged_module()
@@ -511,6 +525,15 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         # fit already validated X and y.
         pass
 
+    def on_epoch_begin(self, net, **kwargs):
+        super().on_epoch_begin(net, **kwargs)  # skorch starts the epoch's history row
+        self._commit_counts()
+
+    def _commit_counts(self):
+        pending = vars(self).pop("_pending_counts", None)
+        if pending is not None:
+            self._count_labels(pending, add=vars(self).pop("_add_counts", False))
+
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         # Where this call's epochs start (see _schedule_time).
         vars(self)["_epoch_origin"] = (len(self.history), self.n_steps_)
@@ -534,7 +557,7 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
                 out = module(probe)
         except RuntimeError as exc:
             dtypes = {p.dtype for p in module.parameters()} - {probe.dtype}
-            if dtypes:  # a float64 (or half) network fed float32 rows
+            if dtypes and "type" in str(exc).lower():  # float64 (or half) net, float32 rows
                 raise ValueError(
                     f"The module's parameters are {sorted(map(str, dtypes))} but the rows "
                     f"are {probe.dtype} (X is converted to float32): build the module in "
@@ -581,14 +604,14 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
 
     def get_split_datasets(self, X, y=None, **fit_params):
         dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
-        rows = None
         if isinstance(dataset_train, torch.utils.data.Subset):  # for _recalibrate_batchnorm
-            rows = vars(self)["_train_rows"] = np.asarray(dataset_train.indices)
-        if y is not None:
-            # The class shares (distribution alignment's prior) of the rows trained
-            # on: the validation part stays unseen.
-            y_train = np.asarray(y) if rows is None else np.asarray(y)[rows]
-            self._count_labels(y_train, add=vars(self).pop("_add_counts", False))
+            vars(self)["_train_rows"] = np.asarray(dataset_train.indices)
+        # The class shares (distribution alignment's prior) of the rows trained on
+        # (the validation part stays unseen), committed when training starts, once
+        # every check of the data has passed (see on_epoch_begin).
+        y_train = _dataset_targets(dataset_train)
+        if y_train is not None:
+            vars(self)["_pending_counts"] = y_train
         if dataset_valid is not None:
             base = getattr(dataset_train, "dataset", dataset_train)
             if getattr(dataset_valid, "dataset", None) is not base:
@@ -716,10 +739,12 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             if initialize:
                 self.initialize()
             self._check_fit_params(fit_params)
-            # Labels are counted in get_split_datasets, after these checks: a refused
-            # warm call leaves the fitted state as it was.
+            # Labels are counted once training starts (on_epoch_begin): a refused warm
+            # call leaves the fitted state as it was.
             vars(self)["_add_counts"] = add_counts
+            vars(self).pop("_pending_counts", None)
             NeuralNetClassifier.partial_fit(self, X, y_encoded, **fit_params)
+            self._commit_counts()  # max_epochs=0 starts no epoch
             self._recalibrate_batchnorm(X)
         self._after_fit()
         return self

@@ -326,8 +326,10 @@ class FixMatchClassifier(BaseSemiSupervisedNet):
         aligned = probs * prior / self.prediction_marginal_.clamp_min(1e-6)
         total = aligned.sum(dim=1, keepdim=True)
         # A row whose probability sits on classes of prior 0 (no labelled row) has
-        # nothing left to normalise: it keeps its own prediction (0 / 0 was NaN).
-        return torch.where(total > 0, aligned / total.clamp_min(1e-30), probs)
+        # nothing left to normalise (0 / 0 was NaN): it gets the prior itself, whose
+        # confidence is low, so it is not pseudo-labelled as a class alignment removes.
+        safe = aligned / torch.where(total > 0, total, torch.ones_like(total))
+        return torch.where(total > 0, safe, prior.expand_as(probs))
 
     def _after_fit(self):
         if self.prediction_marginal_ is not None:

@@ -14,11 +14,10 @@ so the rules below hold everywhere:
 """
 
 import numbers
-import warnings
 
 import numpy as np
 from sklearn.utils._missing import is_pandas_na, is_scalar_nan
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import column_or_1d
 
 UNLABELED = -1
@@ -41,9 +40,13 @@ def check_labeled_targets(y_labeled):
     regression target?): with one or two labels per class, which is what
     semi-supervised learning is for, that is the normal case.
     """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The number of unique classes is greater")
-        check_classification_targets(y_labeled)
+    # type_of_target's test, without catch_warnings (process-wide, not thread-safe).
+    y_type = type_of_target(y_labeled, input_name="y")
+    if y_type not in ("binary", "multiclass", "multiclass-multioutput", "multilabel-indicator"):
+        raise ValueError(
+            f"Unknown label type: {y_type}. Maybe you are trying to fit a classifier, which "
+            "expects discrete classes, on a regression target with continuous values."
+        )
 
 
 def _as_array(y):
@@ -91,16 +94,18 @@ def _check_marker(y):
     if y.dtype.kind != "O" or not y.size:
         return y
     if all(isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_) for v in y):
-        numeric = np.array(y.tolist())
-        if numeric.dtype.kind == "f" and all(isinstance(v, numbers.Integral) for v in y):
-            # Integers beyond int64 beside -1 (uint64 labels): float64 would round
-            # them, merging classes, and scikit-learn cannot classify them as objects.
-            raise ValueError(
-                "y holds integer labels too large for int64 beside the -1 marker. Encode "
-                "them first, e.g. with sklearn.preprocessing.LabelEncoder on the "
-                "labelled rows."
-            )
-        return numeric
+        if all(isinstance(v, numbers.Integral) for v in y):
+            try:  # not np.array(tolist()): uint64 beside -1 would become float64
+                return np.array([int(v) for v in y], dtype=np.int64)
+            except OverflowError:
+                # Integers beyond int64 beside -1: float64 would round them, merging
+                # classes, and scikit-learn cannot classify them as objects.
+                raise ValueError(
+                    "y holds integer labels too large for int64 beside the -1 marker. "
+                    "Encode them first, e.g. with sklearn.preprocessing.LabelEncoder on "
+                    "the labelled rows."
+                ) from None
+        return np.array(y.tolist())
     if not any(_is_marker(v) for v in y) and any(isinstance(v, str) and v == "-1" for v in y):
         raise ValueError(
             "y holds strings, one of which is '-1', and no integer -1. The unlabelled "
