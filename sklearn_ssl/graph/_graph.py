@@ -95,10 +95,21 @@ class _FaissHNSW:
         self.index_.hnsw.efSearch = max(self.ef_search, 2 * n_neighbors)
         X = _centred_float32(X, self.shift_)
         dist2, ind = self.index_.search(X, n_neighbors)
-        # Rows the graph search left short (many duplicates, say): an exact search
-        # of the same vectors (the index's flat storage) for those rows only.
+        # Rows the graph search left short (many duplicates, say): a wider graph
+        # search, then an exact one of the same vectors (the index's flat storage)
+        # for the rows still short.
+        wider = faiss.SearchParametersHNSW(efSearch=8 * self.index_.hnsw.efSearch)
         storage = faiss.downcast_index(self.index_.storage)
-        return _clean_faiss_result(*_complete(dist2, ind, X, n_neighbors, storage.search))
+        return _clean_faiss_result(
+            *_complete(
+                dist2,
+                ind,
+                X,
+                n_neighbors,
+                lambda Q, k: self.index_.search(Q, k, params=wider),
+                storage.search,
+            )
+        )
 
 
 @lru_cache(maxsize=1)
@@ -378,13 +389,16 @@ class _FaissIVF:
         nlist = getattr(self.index_, "nlist", None)
         if nlist is not None:
             # Rows whose probed cells held fewer than k rows (isolated outliers):
-            # every cell for those rows only (search parameters, not the shared
-            # index's nprobe, which concurrent blocks read).
+            # 8 times as many cells, then every cell, for those rows only (search
+            # parameters, not the shared index's nprobe, which concurrent blocks read).
             faiss = _import_optional("faiss", "ann")
-            every_cell = faiss.SearchParametersIVF(nprobe=nlist)
-            dist2, ind = _complete(
-                dist2, ind, X, n_neighbors, lambda Q, k: self.index_.search(Q, k, params=every_cell)
-            )
+            searches = [
+                lambda Q, k, probe=probe: self.index_.search(
+                    Q, k, params=faiss.SearchParametersIVF(nprobe=probe)
+                )
+                for probe in sorted({min(nlist, 8 * self.index_.nprobe), nlist})
+            ]
+            dist2, ind = _complete(dist2, ind, X, n_neighbors, *searches)
         if self.norm2_ is not None:  # inner products -> squared distances
             dist2 = np.einsum("ij,ij->i", X, X)[:, None] + (self.norm2_ - 2.0 * dist2)
         dist, ind = _clean_faiss_result(dist2, ind)
@@ -393,10 +407,16 @@ class _FaissIVF:
         return dist, ind
 
 
-def _complete(dist2, ind, X, k, search):
-    """Search again, with ``search``, the rows for which faiss found fewer than ``k``."""
-    short = np.flatnonzero((ind < 0).any(axis=1))
-    if short.size:
+def _complete(dist2, ind, X, k, *searches):
+    """Search again the rows for which faiss found fewer than ``k``.
+
+    ``searches`` go from cheap to exhaustive; each takes the rows still short, so
+    an exhaustive scan (O(rows x n)) is left for the few that need it.
+    """
+    for search in searches:
+        short = np.flatnonzero((ind < 0).any(axis=1))
+        if not short.size:
+            break
         dist2, ind = dist2.copy(), ind.copy()
         dist2[short], ind[short] = search(np.ascontiguousarray(X[short]), k)
     return dist2, ind
