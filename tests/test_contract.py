@@ -149,6 +149,8 @@ def test_hide_labels_strings_and_unsigned():
     # NumPy unsigned scalars that fit beside -1 stay integers (not float64).
     small = np.array([np.uint64(3), -1, np.uint64(5)], dtype=object)
     assert check_semi_supervised_y(small)[2].tolist() == [3, 5]
+    with pytest.raises(ValueError, match="too large for int64"):  # a list: no float64 rounding
+        check_semi_supervised_y([2**63 + 5, -1, 3, 2**63 + 5])
 
 
 def test_unsigned_labels_come_back_unchanged():

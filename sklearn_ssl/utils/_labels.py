@@ -60,6 +60,14 @@ def _as_array(y):
         y = list(y)
         if any(isinstance(v, str) for v in y):
             return np.asarray(y, dtype=object)
+        arr = np.asarray(y)
+        if arr.dtype.kind == "f" and all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in y
+        ):
+            # Integers beyond int64 beside -1 would be rounded as float64 (merging
+            # labels): keep them as objects, which _check_marker turns into a clear error.
+            return np.asarray(y, dtype=object)
+        return arr
     return np.asarray(y)
 
 
