@@ -165,11 +165,19 @@ class _Batches:
             yield self.X[start:stop].clone(), y
 
 
+def _unwrap_subsets(dataset):
+    """The dataset under (possibly nested) Subsets, and the rows they select (or None)."""
+    rows = None
+    while isinstance(dataset, torch.utils.data.Subset):
+        inner = np.asarray(dataset.indices)
+        rows = inner if rows is None else inner[rows]
+        dataset = dataset.dataset
+    return dataset, rows
+
+
 def _dataset_arrays(dataset):
     """``(X, y)`` tensors of a skorch Dataset or a Subset of one."""
-    indices = None
-    if isinstance(dataset, torch.utils.data.Subset):
-        dataset, indices = dataset.dataset, np.asarray(dataset.indices)
+    dataset, indices = _unwrap_subsets(dataset)
     if not isinstance(dataset, Dataset) or not isinstance(dataset.X, np.ndarray | torch.Tensor):
         raise TypeError(
             "Semi-supervised nets train on arrays: pass X as a numpy array or tensor "
@@ -186,11 +194,7 @@ def _dataset_arrays(dataset):
 
 def _dataset_targets(dataset):
     """The targets of a skorch Dataset or a Subset of one, as int64 (no copy of X)."""
-    rows = None
-    while isinstance(dataset, torch.utils.data.Subset):
-        inner = np.asarray(dataset.indices)
-        rows = inner if rows is None else inner[rows]
-        dataset = dataset.dataset
+    dataset, rows = _unwrap_subsets(dataset)
     y = getattr(dataset, "y", None)
     if y is None:
         return None
@@ -621,9 +625,7 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         return dataset_train, dataset_valid
 
     def _encode_validation(self, dataset):
-        base, rows = dataset, None
-        if isinstance(base, torch.utils.data.Subset):
-            base, rows = base.dataset, np.asarray(base.indices)
+        base, rows = _unwrap_subsets(dataset)
         if not isinstance(base, Dataset) or base.y is None:
             raise TypeError(
                 "train_split returned a validation set that is not a skorch Dataset with "
