@@ -211,7 +211,8 @@ class _InnerProductScan:
     NumPy (BLAS limited to one thread) and keeps the ``k`` best of each row in
     faiss' heaps (one OpenMP thread), so BLAS and OpenMP threads never compete
     for the cores. LocalLabelPropagation's vote search at 200,000 rows (198,000
-    queries against 2,000 rows, top 10) took 0.40 s against faiss' 0.48 s.
+    queries against 2,000 rows, top 10) took 0.52 s against faiss' 0.63 s (medians
+    of 8 alternating runs; benchmarks/README.md).
     """
 
     def __init__(self, X):

@@ -166,8 +166,11 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
           ``partial_fit`` and ``warm_start`` and learn coefficients (``coef_``
           or ``coefs_``), ``"warm_start"`` for other coefficient models with
           ``warm_start``, else ``"full"``; always ``"full"`` for classifiers
-          with ``early_stopping=True`` (``partial_fit`` has no validation split,
-          and a warm refit would inherit the stopped run's patience counter).
+          that stop early (``early_stopping=True``, or HistGradientBoosting's
+          ``"auto"`` when a refit can exceed 10,000 rows): ``partial_fit`` has
+          no validation split, and a warm refit would inherit the stopped run's
+          patience counter. An explicit ``"warm_start"`` or ``"partial_fit"``
+          with early stopping is an error.
           Ensembles, where ``warm_start`` means "add members", and naive Bayes,
           whose ``partial_fit`` accumulates counts, are refitted in full.
 
