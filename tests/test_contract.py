@@ -148,7 +148,8 @@ def test_hide_labels_strings_and_unsigned():
         check_semi_supervised_y(out_big)
     # NumPy unsigned scalars that fit beside -1 stay integers (not float64).
     small = np.array([np.uint64(3), -1, np.uint64(5)], dtype=object)
-    assert check_semi_supervised_y(small)[2].tolist() == [3, 5]
+    classes = check_semi_supervised_y(small)[2]
+    assert classes.dtype == np.int64 and classes.tolist() == [3, 5]
     with pytest.raises(ValueError, match="too large for int64"):  # a list: no float64 rounding
         check_semi_supervised_y([2**63 + 5, -1, 3, 2**63 + 5])
 
@@ -156,9 +157,10 @@ def test_hide_labels_strings_and_unsigned():
 def test_unsigned_labels_come_back_unchanged():
     # result_type(uint64, int8) is float64: transduction_ rounded labels above 2**53.
     X = np.random.RandomState(0).randn(40, 2)
-    for labels in ([7, 9], [2**63 + 1, 2**63 + 3]):
+    for labels, dtype in (([7, 9], np.int64), ([2**63 + 1, 2**63 + 3], object)):
         y = np.where(X[:, 0] > 0, *labels).astype(np.uint64)
         model = SelfTrainingWrapper().fit(X, y)
+        assert model.transduction_.dtype == dtype
         assert model.transduction_.tolist() == y.tolist()
 
 

@@ -247,8 +247,10 @@ def test_label_counts_follow_the_rows_trained_on_and_refused_calls_count_nothing
     before = clf._label_counts.tolist()
     clf.set_params(train_split=ValidSplit(5, stratified=False))
     y_late = np.full(100, -1)
-    y_late[:10] = np.arange(10) % 2  # all in ValidSplit's validation fold
-    with pytest.raises(ValueError, match="part of the data holds no labelled row"):
+    # Labels only in the training part: the validation part has none, so the call is
+    # refused after the split, with labels that counting too early would add.
+    y_late[50:60] = np.arange(10) % 2
+    with pytest.raises(ValueError, match="validation part of the data holds no labelled row"):
         clf.partial_fit(X, y_late)
     assert clf._label_counts.tolist() == before
 

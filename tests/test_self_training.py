@@ -228,6 +228,15 @@ def test_warm_start_error_reads_early_stopping_auto():
     hgb = HistGradientBoostingClassifier(max_iter=5)
     with pytest.warns(UserWarning, match="learns no coefficients"):
         SelfTrainingWrapper(hgb, refit_strategy="warm_start", max_iter=1).fit(X, y_ssl)
+    # 9,000 rows: with labelled rows repeated to min_labeled_fraction (0.125) a refit
+    # can reach 9,000 / 0.875 > 10,000 rows, where "auto" turns early stopping on.
+    rng = np.random.RandomState(0)
+    X_big = rng.randn(9000, 3)
+    y_big = np.full(9000, -1)
+    y_big[:40] = np.arange(40) % 2
+    with pytest.raises(ValueError, match="early_stopping='auto'"):
+        with pytest.warns(UserWarning, match="learns no coefficients"):
+            SelfTrainingWrapper(hgb, refit_strategy="warm_start", max_iter=1).fit(X_big, y_big)
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.125, 0.5])
@@ -301,6 +310,24 @@ def test_class_balance_caps_each_class(blobs):
         return (total - prior * total.sum()).max()
 
     assert excess(False) > 10 and excess(True) <= len(prior) - 1
+
+    # Labelled shares 15/10/5: the pseudo-labels follow them, not a uniform split.
+    y_uneven = np.full(len(y), -1)
+    for k, n in enumerate((15, 10, 5)):
+        y_uneven[np.flatnonzero(y == k)[:n]] = k
+    uneven = np.array([15, 10, 5]) / 30
+    for seed in range(3):
+        clf = SelfTrainingWrapper(class_balance=True, sample_rate=30, max_iter=3, random_state=seed)
+        total = sum(
+            np.array(list(h["class_counts"].values())) for h in clf.fit(X, y_uneven).history_
+        )
+        assert np.all(np.abs(total - uneven * total.sum()) <= len(prior) - 1)
+    # One row per iteration over three classes: each class gets its turn (the
+    # rounding shortfall is carried over, not lost).
+    for seed in range(3):
+        clf = SelfTrainingWrapper(class_balance=True, sample_rate=1, max_iter=3, random_state=seed)
+        total = sum(np.array(list(h["class_counts"].values())) for h in clf.fit(X, y_ssl).history_)
+        assert total.tolist() == [1, 1, 1]
 
 
 def test_relabel_changes_earlier_pseudo_labels():
