@@ -59,8 +59,14 @@ def augmentations(kind):
     return GaussianNoise(0.05), FeatureCorruption()
 
 
-def plain_epochs(kind, X, y, labeled, n_classes, batch, mu, n_steps, n_epochs, device, seed):
-    """Seed 004's FixMatch loop, on tensors; returns seconds per epoch."""
+def plain_epochs(
+    kind, X, y, labeled, n_classes, batch, mu, n_steps, n_epochs, device, seed, item=False
+):
+    """Seed 004's FixMatch loop, on tensors; returns seconds per epoch.
+
+    ``item=True`` reads the loss back to the host at every step, as skorch's fit
+    loop does to record it (on a GPU, a synchronisation per step).
+    """
     torch.manual_seed(seed)
     model = make_module(kind, n_classes).to(device)
     ema = copy.deepcopy(model)
@@ -95,6 +101,8 @@ def plain_epochs(kind, X, y, labeled, n_classes, batch, mu, n_steps, n_epochs, d
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if item:
+                loss.item()
             with torch.no_grad():
                 d = min(decay, (1 + step) / (10 + step))
                 torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1 - d)
@@ -129,22 +137,28 @@ def main():
     parser.add_argument(
         "--steps", type=int, default=None, help="steps per epoch (default 10 CNN, 50 MLP)"
     )
+    parser.add_argument(
+        "--item-loop",
+        action="store_true",
+        help="also time the plain loop with skorch's per-step loss.item()",
+    )
     parser.add_argument("--models", nargs="+", choices=["cnn", "mlp"], default=["cnn", "mlp"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     batch, mu = 64, 7
     print(f"\nFixMatch step overhead, device={args.device}, torch threads={args.threads}\n")
+    extra = " plain + loss.item() (rows/s) | ratio to it |" if args.item_loop else ""
     print(
         "| model | rows/step | steps/epoch | ours (rows/s) | plain loop (rows/s) | ratio "
-        "| ratio of median epochs |"
+        "| ratio of median epochs |" + extra
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|" + "---|---|" * bool(args.item_loop))
     for kind in args.models:
         n_steps = (5 if args.quick else 10) if kind == "cnn" else (20 if args.quick else 50)
         n_steps = args.steps or n_steps
         n_labeled = 200  # fewer labelled batches than unlabelled ones per epoch
         n_rows = n_labeled + n_steps * mu * batch
-        ours, plain = [], []
+        ours, plain, plain_item = [], [], []
         for seed in range(args.seeds):
             X, y, n_classes = problem(kind, n_rows, n_labeled, seed)
             labeled = np.zeros(n_rows, dtype=bool)
@@ -160,6 +174,22 @@ def main():
                     kind, X, y, labeled, n_classes, batch, mu, n_steps, 3, args.device, seed
                 )
                 plain += durs[1:]
+                if args.item_loop:
+                    durs = plain_epochs(
+                        kind,
+                        X,
+                        y,
+                        labeled,
+                        n_classes,
+                        batch,
+                        mu,
+                        n_steps,
+                        3,
+                        args.device,
+                        seed,
+                        item=True,
+                    )
+                    plain_item += durs[1:]
         rows = n_steps * batch * (1 + mu)
         # The fastest epoch of each: on a shared machine, load from other processes
         # only ever slows an epoch down.
@@ -170,6 +200,11 @@ def main():
         print(
             f"| {kind} | {batch * (1 + mu)} | {n_steps} | {r_ours:.0f} | {r_plain:.0f} | "
             f"{r_ours / r_plain:.3f} | {median_ratio:.3f} |"
+            + (
+                f" {rows / np.min(plain_item):.0f} | {np.min(plain_item) / np.min(ours):.3f} |"
+                if args.item_loop
+                else ""
+            )
         )
 
 

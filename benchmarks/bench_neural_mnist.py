@@ -176,7 +176,9 @@ def main():
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--quick", action="store_true", help="CPU smoke run, a few minutes")
     parser.add_argument("--no-peer", action="store_true", help="skip SelfTrainingClassifier")
-    parser.add_argument("--only", default=None, help="run only methods whose name has this")
+    parser.add_argument(
+        "--only", nargs="+", default=None, help="run only methods whose name has one of these"
+    )
     parser.add_argument(
         "--schedule",
         choices=["constant", "cosine"],
@@ -210,7 +212,7 @@ def main():
         (name, seed, args)
         for seed in args.seeds
         for name in methods(args)
-        if not args.only or args.only in name
+        if not args.only or any(part in name for part in args.only)
     ]
     results = map_jobs(run_one, jobs, args.jobs)
 

@@ -255,6 +255,26 @@ def test_gpu_fit_and_cpu_unpickle(moons):
     np.testing.assert_allclose(restored.predict_proba(X), clf.predict_proba(X), atol=1e-5)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_default_augmentations_do_not_synchronise_the_gpu():
+    # A host-device synchronisation per operation stalls the step on a GPU (a
+    # (0, 0, 1) row built from Python numbers did, ten times per FixMatch step).
+    images = torch.rand(16, 3, 32, 32, device="cuda")
+    rows = torch.randn(16, 5, device="cuda")
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for augment, x in [
+            (FlipShift(), images),
+            (RandAugmentCutout(), images),
+            (GaussianNoise(0.1), rows),
+            (FeatureCorruption(), rows),
+        ]:
+            assert augment(x).shape == x.shape
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+
+
 def test_bad_input_gives_clear_errors(moons):
     X, y, y_ssl = moons
     with pytest.raises(ValueError, match="no labelled row"):

@@ -296,9 +296,10 @@ def _geometric(theta, op, m, aspect=1.0):
         extra[:, 1, 0] = sign * 0.3 * m * aspect
     else:  # translate up to 30% of the size (the grid spans 2 units)
         extra[:, 0 if op == 4 else 1, 2] = sign * 0.6 * m
-    last_row = torch.tensor([[[0.0, 0.0, 1.0]]], device=m.device, dtype=m.dtype)
-    full = torch.cat([theta, last_row.expand(n, 1, 3)], 1)
-    return torch.bmm(full, extra)[:, :2]
+    # [A t] [B s; 0 0 1] = [AB, As + t]: extra's last row is (0, 0, 1), so the 2x3
+    # theta composes with it directly (a (0, 0, 1) row built from Python numbers
+    # would be a host-to-device copy, i.e. a synchronisation per operation on a GPU).
+    return torch.bmm(theta, extra)
 
 
 class RandAugmentCutout(_Augmentation):
