@@ -400,6 +400,14 @@ def test_image_augmentations_on_float64_and_non_square_images():
             sheared = torch.eye(2)
             sheared[(0, 1) if op == 2 else (1, 0)] = 0.3
             torch.testing.assert_close(pixels.abs(), sheared)
+    # Composition with a warp already there: [A t] then a translation s gives
+    # [A, A s + t] (the affine matrices' 3 x 3 product, without its last row).
+    theta = torch.randn(1, 2, 3, dtype=torch.float64)
+    A, t = theta[0, :, :2], theta[0, :, 2]
+    out = _geometric(theta, 4, torch.ones(1, dtype=torch.float64))[0]
+    torch.testing.assert_close(out[:, :2], A)
+    moved = out[:, 2] - t
+    torch.testing.assert_close(moved.abs(), (0.6 * A[:, 0]).abs())
     # Solarize at magnitude 0 changes nothing, the brightest pixel included.
     u = torch.rand(2, 1, 8, 8)
     u = u / u.amax(dim=(1, 2, 3), keepdim=True)
