@@ -18,7 +18,7 @@ from sklearn.datasets import make_moons  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 from skorch.callbacks import Callback  # noqa: E402
 from skorch.dataset import ValidSplit  # noqa: E402
-from torch.utils.data import Subset  # noqa: E402
+from torch.utils.data import DataLoader, Subset  # noqa: E402
 
 from sklearn_ssl.datasets import hide_labels  # noqa: E402
 from sklearn_ssl.neural import (  # noqa: E402
@@ -170,6 +170,16 @@ def test_partial_fit_takes_the_classes_in_its_first_call(moons):
         FixMatchClassifier(**FAST).partial_fit(X, y_named, classes=["a"])
     with pytest.raises(ValueError, match="without the unlabelled marker"):
         FixMatchClassifier(**FAST).partial_fit(X, y_named, classes=["a", "b", -1])
+    # classes are checked as y's labels are: no NaN, no continuous values, 1-d.
+    for classes in ([0, 1, np.nan], 3, [[0, 1]]):
+        with pytest.raises(ValueError, match="1-d list of the class labels"):
+            FixMatchClassifier(**FAST).partial_fit(X, y_ssl, classes=classes)
+    with pytest.raises(ValueError, match="discrete class labels"):
+        FixMatchClassifier(**FAST).partial_fit(X, y_ssl, classes=[0, 1, 2.5])
+    # The same classes again (another order, another container) are accepted.
+    clf = FixMatchClassifier(**FAST).partial_fit(X, y_ssl, classes=[2, 0, 1])
+    clf.partial_fit(X, y_ssl, classes=np.array([0, 1, 2]))
+    assert clf.classes_.tolist() == [0, 1, 2]
 
 
 def test_a_fit_that_failed_leaves_no_split_behind(moons):
@@ -312,6 +322,8 @@ def test_bad_input_gives_clear_errors(moons):
         FixMatchClassifier(torch.nn.Sequential, **params).fit(X, y_ssl)
     with pytest.raises(ValueError, match=r"draws its own batches.*iterator_train__shuffle"):
         FixMatchClassifier(**FAST, iterator_train__shuffle=True).fit(X, y_ssl)
+    with pytest.raises(ValueError, match=r"draws its own batches.*'iterator_valid'"):
+        FixMatchClassifier(**FAST, iterator_valid=type("Loader", (DataLoader,), {})).fit(X, y_ssl)
     if not torch.cuda.is_available():  # a device set after fit: checked at predict too
         with pytest.raises(ValueError, match="CUDA"):
             clone(clf).set_params(device="cuda").fit(X, y_ssl)

@@ -28,6 +28,7 @@ import torch
 from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
+from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback, EarlyStopping, EpochTimer, PassthroughScoring, PrintLog
@@ -40,6 +41,7 @@ from ..base import BaseSemiSupervisedClassifier
 from ..utils._labels import (
     UNLABELED,
     _as_array,
+    _has_missing,
     check_labeled_targets,
     check_semi_supervised_y,
     is_labeled,
@@ -346,7 +348,10 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             caller_name=type(self).__name__,
         )
         unused = sorted(
-            k for k in vars(self) if k.startswith(("iterator_train__", "iterator_valid__"))
+            k
+            for k, v in vars(self).items()
+            if k.startswith(("iterator_train__", "iterator_valid__"))
+            or (k in ("iterator_train", "iterator_valid") and v is not DataLoader)
         )
         if unused:
             raise ValueError(
@@ -362,6 +367,8 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             ("epoch_timer", EpochTimer()),
             ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
             ("valid_loss", PassthroughScoring(name="valid_loss")),
+            # SemiSupervisedLog records each validation batch's accuracy.
+            ("valid_acc", PassthroughScoring(name="valid_acc", lower_is_better=False)),
             ("ssl_log", SemiSupervisedLog()),
             *self._method_callbacks(),
             ("print_log", PrintLog(keys_ignored=["pseudo_label_hist"])),
@@ -893,22 +900,33 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         if initialize and classes is not None:
             y_encoded = self._declare_classes(classes, y, X.shape[0])
         # fit: the classes' shares in this y (partial_fit adds its chunks up).
-        return self._fit_validated(X, y_encoded, initialize, False, **fit_params)
+        return self._fit_validated(X, y_encoded, initialize, add_counts=False, **fit_params)
+
+    @staticmethod
+    def _check_classes(classes):
+        """partial_fit's ``classes``, checked as ``y``'s labels are, sorted and unique."""
+        declared = _as_array(classes) if np.ndim(classes) == 1 else None
+        if declared is None or not is_labeled(declared).all() or _has_missing(declared):
+            raise ValueError(
+                "classes must be a 1-d list of the class labels, without the unlabelled "
+                f"marker -1, None or NaN; got {classes!r}."
+            )
+        if type_of_target(declared) not in ("binary", "multiclass"):
+            raise ValueError(
+                "classes must hold discrete class labels of one type (integers or "
+                f"strings); got {classes!r}."
+            )
+        return np.unique(declared)
 
     def _declare_classes(self, classes, y, n_samples):
         """``classes_`` from partial_fit's ``classes``; return ``y`` encoded against them."""
-        declared = _as_array(classes)
-        if declared.ndim != 1 or not is_labeled(declared).all():
-            raise ValueError(
-                f"classes must list the class labels, without the unlabelled marker -1; "
-                f"got {classes!r}."
-            )
+        declared = self._check_classes(classes)
         try:
-            declared = np.unique(declared)
             missing = np.setdiff1d(self.classes_, declared)
-        except TypeError as exc:  # strings mixed with numbers
+        except TypeError as exc:  # strings in classes, numbers in y (or the reverse)
             raise ValueError(
-                f"classes mixes strings and numbers ({classes!r}); list labels of one type."
+                f"classes ({classes!r}) and the labels of y ({self.classes_.tolist()}) are "
+                "not of one type; list labels of the type y holds."
             ) from exc
         if missing.size:
             raise ValueError(
@@ -954,13 +972,13 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         self._validate_params()
         if not self.initialized_:
             return self._fit(X, y, classes, **fit_params)
-        if classes is not None and set(_as_array(classes).tolist()) != set(self.classes_.tolist()):
+        if classes is not None and not np.array_equal(self._check_classes(classes), self.classes_):
             raise ValueError(
                 f"classes={classes!r} differs from the classes of the first partial_fit "
                 f"call, {self.classes_.tolist()}; pass the same classes, or none."
             )
         X, y_encoded, _ = self._validate_fit_data(X, y, reset=False)
-        return self._fit_validated(X, y_encoded, False, True, **fit_params)
+        return self._fit_validated(X, y_encoded, initialize=False, add_counts=True, **fit_params)
 
     def predict_proba(self, X):
         """Class probabilities (softmax of the prediction network's logits).

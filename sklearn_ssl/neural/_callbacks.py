@@ -129,9 +129,10 @@ class SemiSupervisedLog(Callback):
     """Record per epoch: ``sup_loss``, ``unsup_loss``, ``unsup_weight``, ``mask_rate``
     (the fraction of unlabelled rows whose pseudo-label counts) and
     ``pseudo_label_hist`` (pseudo-labels per class among those rows); with a
-    validation split, ``valid_acc`` (accuracy on its labelled rows, by the network
-    that predicts, as ``valid_loss``) and ``valid_acc_best`` (whether it is the best
-    so far, for ``Checkpoint(monitor="valid_acc_best")``).
+    validation split, the accuracy of each validation batch (its labelled rows, by
+    the network that predicts, as ``valid_loss``), which the estimators' default
+    ``PassthroughScoring`` averages into ``valid_acc`` and ``valid_acc_best`` (for
+    ``Checkpoint(monitor="valid_acc_best")``).
 
     Values stay on the device: each step's are kept (detached) and summed every
     ``_FLUSH_EVERY`` steps with one ``stack``, and read once at the end of the
@@ -153,18 +154,12 @@ class SemiSupervisedLog(Callback):
     _KEYS = ("sup_loss", "unsup_loss", "mask_rate")
     _FLUSH_EVERY = 256
 
-    def initialize(self):
-        self.best_valid_acc_ = -math.inf
-        return self
-
     def on_epoch_begin(self, net, **kwargs):
         self.sums_ = {}
         self.pending_ = {}
         self.counts_ = {}  # steps that reported each key
         self.n_batches_ = 0
         self.unsup_weight_sum_ = 0.0
-        self.valid_correct_ = []
-        self.n_valid_ = 0
 
     def _flush(self):
         for key, values in self.pending_.items():
@@ -182,8 +177,8 @@ class SemiSupervisedLog(Callback):
             y_pred, y_true = step.get("y_pred"), None if batch is None else batch[1]
             if y_pred is not None and y_true is not None and len(y_true):
                 y_true = torch.as_tensor(y_true, device=y_pred.device)
-                self.valid_correct_.append((y_pred.argmax(dim=-1) == y_true).sum())
-                self.n_valid_ += len(y_true)
+                correct = (y_pred.argmax(dim=-1) == y_true).to(torch.float64).mean()
+                net.history.record_batch("valid_acc", float(correct))
             return
         self.n_batches_ += 1
         pending = self.pending_
@@ -208,15 +203,6 @@ class SemiSupervisedLog(Callback):
             self._flush()
 
     def on_epoch_end(self, net, **kwargs):
-        if self.n_valid_:
-            accuracy = float(torch.stack(self.valid_correct_).sum()) / self.n_valid_
-            net.history.record("valid_acc", accuracy)
-            # As skorch's scoring callbacks: monitor="valid_acc_best" (Checkpoint).
-            best = accuracy > getattr(self, "best_valid_acc_", -math.inf)
-            if best:
-                self.best_valid_acc_ = accuracy
-            net.history.record("valid_acc_best", best)
-        self.valid_correct_ = []
         if not self.n_batches_:
             return
         self._flush()

@@ -43,7 +43,7 @@ class MLP(nn.Module):
             )
         layers = []
         width = n_features
-        for size in hidden_layer_sizes:
+        for size in sizes:
             layers += [nn.Linear(width, size), nn.ReLU()]
             if dropout:
                 layers.append(nn.Dropout(dropout))
