@@ -39,6 +39,21 @@ def test_llp_on_dask_array_equals_numpy(client, data):
     np.testing.assert_array_equal(model.predict(X[:50]), ref.predict(X[:50]))
 
 
+@pytest.mark.parametrize("scale", [1e154, 1e-170])
+def test_dask_rows_are_normalised_at_any_scale(client, data, scale):
+    # Squared norms overflow or underflow there: the dask path normalises as the
+    # NumPy one does (it divided by inf, or refused every row as a zero row).
+    X, _, y_ssl = data
+    ref = LocalLabelPropagation(n_density_neighbors=10).fit(X, y_ssl)
+    X_dask = da.from_array(X * scale, chunks=(130, 6))
+    model = LocalLabelPropagation(n_density_neighbors=10).fit(X_dask, y_ssl)
+    np.testing.assert_allclose(model.label_distributions_, ref.label_distributions_, atol=1e-10)
+    X_zero = X.copy()
+    X_zero[[3, 400]] = 0.0
+    with pytest.raises(ValueError, match="2 row"):
+        LocalLabelPropagation().fit(da.from_array(X_zero, chunks=(130, 6)), y_ssl)
+
+
 def test_dask_input_with_a_list_of_string_labels(client, data):
     # A list's integer -1 marks unlabelled rows beside string labels, as with NumPy X.
     X, _, y_ssl = data

@@ -166,17 +166,22 @@ def test_neighbors_object_without_get_params(Est, moons):
     np.testing.assert_allclose(model.label_distributions_, ref.label_distributions_, atol=1e-12)
 
 
-@pytest.mark.parametrize("Est", [LabelPropagation, LabelSpreading, LocalLabelPropagation])
-@pytest.mark.parametrize("kernel", ["knn", "rbf"])
-def test_sparse_rows_give_the_dense_result(Est, kernel, moons):
+@pytest.mark.parametrize(
+    "Est, params",
+    [
+        (LabelPropagation, {"kernel": "knn"}),
+        (LabelPropagation, {"kernel": "rbf"}),
+        (LabelSpreading, {"kernel": "knn"}),
+        (LabelSpreading, {"kernel": "rbf"}),
+        (LocalLabelPropagation, {"n_neighbors": 5}),
+        (LocalLabelPropagation, {"n_neighbors": 5, "n_density_neighbors": 10}),
+    ],
+)
+def test_sparse_rows_give_the_dense_result(Est, params, moons):
     # As scikit-learn's LabelSpreading(kernel="knn"), sparse X (TF-IDF) works with
     # the exact search; faiss' backends need dense rows and say so.
     X, _, y_ssl = moons
     X = X + 2.0  # LocalLabelPropagation: no row of norm zero
-    if Est is LocalLabelPropagation:  # no kernel: K=5 votes, or K=5 and T=10 for density
-        params = {"n_neighbors": 5, "n_density_neighbors": 25 if kernel == "knn" else 10}
-    else:
-        params = {"kernel": kernel}
     dense = Est(**params).fit(X, y_ssl)
     X_sparse = sparse.coo_matrix(X)
     fitted = Est(**params).fit(X_sparse, y_ssl)

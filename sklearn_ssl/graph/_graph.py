@@ -97,18 +97,18 @@ class _FaissHNSW:
         dist2, ind = self.index_.search(X, n_neighbors)
         # Rows the graph search left short (many duplicates, say): a wider graph
         # search, then an exact one of the same vectors (the index's flat storage)
-        # for the rows still short.
-        wider = faiss.SearchParametersHNSW(efSearch=8 * self.index_.hnsw.efSearch)
-        storage = faiss.downcast_index(self.index_.storage)
+        # for the rows still short (both built only when a row is short).
+        ef_wider = 8 * self.index_.hnsw.efSearch
+
+        def wider_search(Q, k):
+            wider = faiss.SearchParametersHNSW(efSearch=ef_wider)
+            return self.index_.search(Q, k, params=wider)
+
+        def exact_search(Q, k):
+            return faiss.downcast_index(self.index_.storage).search(Q, k)
+
         return _clean_faiss_result(
-            *_complete(
-                dist2,
-                ind,
-                X,
-                n_neighbors,
-                lambda Q, k: self.index_.search(Q, k, params=wider),
-                storage.search,
-            )
+            *_complete(dist2, ind, X, n_neighbors, wider_search, exact_search)
         )
 
 

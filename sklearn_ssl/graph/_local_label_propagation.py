@@ -471,7 +471,12 @@ class LocalLabelPropagation(BaseGraphPropagation):
             if n_iter == self.max_iter or not hasattr(self.estimator_, "transform"):
                 break
             Z = self.estimator_.transform(X)
-            Z = Z.tocsr() if sparse.issparse(Z) else np.asarray(Z, dtype=np.float64)
+            if sparse.issparse(Z):
+                # The faiss backends take dense rows; an embedding is narrow (often
+                # one column per class), so a sparse one is made dense for them.
+                Z = Z.tocsr() if self._sparse_X_ok() else Z.toarray()
+            else:
+                Z = np.asarray(Z, dtype=np.float64)
             if Z.ndim == 1:  # e.g. a binary decision function: one column
                 Z = Z.reshape(-1, 1)
         self.n_iter_ = n_iter
@@ -507,15 +512,14 @@ class LocalLabelPropagation(BaseGraphPropagation):
             )
         self.n_features_in_ = X.shape[1]
         X = X.astype(np.float64).rechunk({1: -1})
-        norms = da.sqrt((X**2).sum(axis=1))
-        all_finite, min_norm, n_zero = dask.compute(
-            da.isfinite(X).all(), norms.min(), (norms == 0).sum()
-        )
+        # A zero row is one whose largest entry is 0 (squares would underflow first).
+        all_finite, n_zero = dask.compute(da.isfinite(X).all(), (da.abs(X).max(axis=1) == 0).sum())
         if not all_finite:
             raise ValueError("Input X contains NaN or infinity.")
         if n_zero:
             raise _zero_rows_error(int(n_zero))
-        V = X / norms[:, None]
+        # Whole rows in each block: the NumPy path's normalisation, at any scale.
+        V = X.map_blocks(_unit_rows, dtype=np.float64)
         V_lab = V[np.flatnonzero(labeled)].compute()
         unlabeled = ~labeled
         bounds = np.cumsum((0,) + V.chunks[0])
