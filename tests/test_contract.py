@@ -140,12 +140,13 @@ def test_hide_labels_strings_and_unsigned():
     assert out[~mask].tolist() == [-1, -1]
     out_u = hide_labels(np.array([0, 1, 0, 1], dtype=np.uint8), n_per_class=1, random_state=0)
     assert out_u.dtype == np.int64 and (out_u == -1).sum() == 2
-    # Above int64: an object array keeps the values (int64 wrapped 2**64-1 to -1).
+    # Above int64 (which wrapped 2**64-1 to -1): refused, as every estimator refuses
+    # such labels beside -1.
     big = np.array([2**64 - 1, 2**64 - 1, 5, 5], dtype=np.uint64)
-    out_big = hide_labels(big, n_per_class=1, random_state=0)
-    assert out_big.dtype == object and sorted(v for v in out_big if v != -1) == [5, 2**64 - 1]
     with pytest.raises(ValueError, match="too large for int64 beside the -1 marker"):
-        check_semi_supervised_y(out_big)
+        hide_labels(big, n_per_class=1, random_state=0)
+    with pytest.raises(ValueError, match="too large for int64 beside the -1 marker"):
+        check_semi_supervised_y(big.astype(object).tolist()[:3] + [-1])
     # NumPy unsigned scalars that fit beside -1 stay integers (not float64).
     small = np.array([np.uint64(3), -1, np.uint64(5)], dtype=object)
     classes = check_semi_supervised_y(small)[2]
@@ -298,6 +299,15 @@ def test_labeled_stratified_kfold_keeps_labels_in_every_fold():
     y_few = np.r_[np.repeat([0, 1], 10), [-1, -1, -1]]
     tests = [test for _, test in split.split(np.zeros((23, 1)), y_few)]
     assert np.sort(np.concatenate(tests)).tolist() == list(range(23))
+    # Shuffled, random_state picks which unlabelled rows go to which fold.
+    unl_tests = [
+        [test[y[test] == -1].tolist() for _, test in cv.split(X, y)]
+        for cv in (
+            LabeledStratifiedKFold(4, unlabeled="split", shuffle=True, random_state=seed)
+            for seed in (0, 0, 1)
+        )
+    ]
+    assert unl_tests[0] == unl_tests[1] != unl_tests[2]
     with pytest.raises(ValueError, match="labelled rows into"):
         list(LabeledStratifiedKFold(20).split(X, y))
 

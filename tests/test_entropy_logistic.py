@@ -289,6 +289,23 @@ def test_zero_labeled_weight_errors():
         EntropyRegularizedLogisticRegression().fit(X, y_ssl, sample_weight=sample_weight)
 
 
+def test_negative_weights_and_many_classes_of_one_label():
+    X, y = make_blobs(n_samples=90, centers=30, random_state=0)
+    y_ssl = np.full_like(y, -1)
+    first = np.unique(y, return_index=True)[1]  # one label per class: 30 of 90 rows
+    y_ssl[first] = y[first]
+    with pytest.raises(ValueError, match="Negative values in data passed to `sample_weight`"):
+        sample_weight = np.ones(90)
+        sample_weight[first[0]] = -1.0
+        EntropyRegularizedLogisticRegression().fit(X, y_ssl, sample_weight=sample_weight)
+    # scikit-learn's target check warns when over half the rows are distinct classes
+    # (a regression target?): with one label per class that is the normal case.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="The number of unique classes")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        EntropyRegularizedLogisticRegression(max_iter=5).fit(X, y_ssl)
+
+
 def test_unfitted_and_convergence_warning(iris):
     X, y = iris
     with pytest.raises(NotFittedError):

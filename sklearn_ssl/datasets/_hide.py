@@ -39,8 +39,8 @@ def hide_labels(
     y_ssl : ndarray of shape (n_samples,)
         ``y`` with hidden labels replaced by ``-1``. String labels come back as
         an ``object`` array (a string array cannot hold the integer ``-1``);
-        unsigned integers come back as ``int64`` (as ``object`` above 2**63 - 1,
-        which ``int64`` cannot hold).
+        unsigned integers come back as ``int64`` (labels above 2**63 - 1, which
+        ``int64`` cannot hold, are refused: encode them first).
     labeled : ndarray of shape (n_samples,), dtype=bool
         Only when ``return_mask=True``.
 
@@ -63,6 +63,12 @@ def hide_labels(
             "y already contains -1, which sklearn_ssl reads as the unlabelled marker; "
             "hide_labels expects a fully labelled y. If -1 is a class (labels in {-1, +1}), "
             "encode the labels first, e.g. y = LabelEncoder().fit_transform(y) or (y > 0)."
+        )
+    if y.dtype.kind == "u" and y.size and y.max() > np.iinfo(np.int64).max:
+        # No estimator could take them beside -1 (see utils._labels._check_marker).
+        raise ValueError(
+            "y holds integer labels too large for int64 beside the -1 marker. Encode "
+            "them first, e.g. y = sklearn.preprocessing.LabelEncoder().fit_transform(y)."
         )
     if (n_labeled is None) == (n_per_class is None):
         raise ValueError("Give exactly one of n_labeled and n_per_class.")
@@ -110,11 +116,7 @@ def hide_labels(
     if y.dtype.kind in "US":
         out = y.astype(object)
     elif y.dtype.kind in "ub":
-        if y.dtype.kind == "u" and y.max() > np.iinfo(np.int64).max:
-            # int64 cannot hold them and the -1 marker both: an object array can.
-            out = y.astype(object)
-        else:
-            out = y.astype(np.int64)
+        out = y.astype(np.int64)
     else:
         out = y.copy()
     out[~keep] = UNLABELED

@@ -359,9 +359,9 @@ class EntropyRegularizedLogisticRegression(BaseSemiSupervisedClassifier):
             dtype=[np.float64, np.float32],
         )
         check_labeled_targets(y[labeled])
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        if np.any(sample_weight < 0):
-            raise ValueError("sample_weight must be non-negative.")
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
         n_classes = self.classes_.shape[0]
         y_lab = y_encoded[labeled]
         w_lab = sample_weight[labeled].copy()

@@ -1,7 +1,7 @@
 """Cross-validation that keeps labelled rows in every test fold."""
 
 import numpy as np
-from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.model_selection import StratifiedKFold
 from sklearn.model_selection._split import BaseCrossValidator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_consistent_length
@@ -105,17 +105,13 @@ class LabeledStratifiedKFold(BaseCrossValidator):
             fold_of = np.empty(y_lab.shape[0], dtype=int)
             fold_of[order] = np.arange(y_lab.shape[0]) % self.n_splits
             lab_folds = [np.flatnonzero(fold_of == k) for k in range(self.n_splits)]
-        if self.unlabeled == "split" and unl_idx.shape[0] >= self.n_splits:
-            unl_cv = KFold(self.n_splits, shuffle=self.shuffle, random_state=seed)
-            unl_folds = [test for _, test in unl_cv.split(unl_idx)]
-        elif self.unlabeled == "split":
-            # Fewer unlabelled rows than folds: one each in the first folds, so
-            # that every row is still in exactly one test fold.
-            n_unl = unl_idx.shape[0]
-            unl_folds = [
-                np.arange(k, k + 1) if k < n_unl else np.empty(0, dtype=int)
-                for k in range(self.n_splits)
-            ]
+        if self.unlabeled == "split":
+            # KFold's folds (the same rows for the same seed), for any number of
+            # unlabelled rows: with fewer than n_splits, one each in the first folds.
+            order = np.arange(unl_idx.shape[0])
+            if rng is not None:
+                order = np.random.RandomState(seed).permutation(order)
+            unl_folds = np.array_split(order, self.n_splits)
         else:
             unl_folds = [np.empty(0, dtype=int)] * self.n_splits
         n = labeled.shape[0]
