@@ -116,6 +116,12 @@ def test_precomputed_affinity_equals_knn_graph(Est, moons):
     X_new, _ = make_moons(20, noise=0.05, random_state=3)
     A_new = NearestNeighbors(n_neighbors=7).fit(X).kneighbors_graph(X_new)
     np.testing.assert_array_equal(pre.predict(A_new), ref.predict(X_new))
+    # The same estimator refitted on a precomputed graph keeps nothing of the
+    # neighbour search of its fit on features.
+    assert hasattr(ref, "neighbors_") and hasattr(ref, "gamma_")
+    ref.set_params(kernel="precomputed").fit(A, y_ssl)
+    assert not hasattr(ref, "neighbors_") and not hasattr(ref, "gamma_")
+    np.testing.assert_array_equal(ref.predict(A_new), pre.predict(A_new))
 
 
 def test_precomputed_must_be_square_and_nonnegative():

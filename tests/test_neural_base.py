@@ -145,6 +145,46 @@ def test_partial_fit_and_warm_start_continue_training(moons):
     np.testing.assert_array_equal(clf.predict_proba(X), expected)
 
 
+@pytest.mark.parametrize("warm", ["partial_fit", "warm_start"])
+def test_later_calls_draw_new_batches_reproducibly(moons, warm):
+    # Each call continues the random stream of the fit (as MLPClassifier's
+    # partial_fit does): a second call sees other batches than the first, and the
+    # whole sequence repeats for a fresh estimator with the same random_state.
+    X, _, y_ssl = moons
+
+    def batch_sums():
+        seen = []
+
+        def recording(x):
+            seen.append(round(float(x.sum()), 4))
+            return x
+
+        clf = FixMatchClassifier(**{**FAST, "max_epochs": 1}, weak_augmentation=recording)
+        calls = []
+        for _ in range(3):
+            if warm == "partial_fit":
+                clf.partial_fit(X, y_ssl)
+            else:
+                clf.set_params(warm_start=True).fit(X, y_ssl)
+            calls.append(list(seen))
+            seen.clear()
+        return calls, clf.predict_proba(X)
+
+    calls, proba = batch_sums()
+    # (The first call also draws the initial weights, so only later calls can repeat.)
+    assert len(calls[1]) == len(calls[2]) > 0
+    assert calls[1] != calls[2]
+    calls_again, proba_again = batch_sums()
+    assert calls_again == calls
+    np.testing.assert_array_equal(proba_again, proba)
+    # A refit starts the stream again.
+    clf = FixMatchClassifier(**{**FAST, "max_epochs": 1}).fit(X, y_ssl)
+    clf.partial_fit(X, y_ssl)
+    np.testing.assert_array_equal(
+        clf.fit(X, y_ssl).predict_proba(X), clone(clf).fit(X, y_ssl).predict_proba(X)
+    )
+
+
 def test_partial_fit_takes_the_classes_in_its_first_call(moons):
     # scikit-learn's incremental pattern: the first chunk need not hold every class.
     X, y, y_ssl = moons

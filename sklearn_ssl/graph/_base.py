@@ -235,6 +235,10 @@ class BaseKNNPropagation(BaseGraphPropagation):
         """Symmetric sparse affinity of the training rows."""
         n_samples = X.shape[0]
         if self.kernel == "precomputed":
+            # No neighbour search and no kernel width here: a refit must not keep
+            # those of an earlier fit on features.
+            for attr in ("neighbors_", "gamma_"):
+                vars(self).pop(attr, None)
             if X.shape[0] != X.shape[1]:
                 raise ValueError(
                     "With kernel='precomputed', X must be a square (n_samples, n_samples) "

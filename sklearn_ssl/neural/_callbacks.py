@@ -186,19 +186,22 @@ class SemiSupervisedLog(Callback):
             value = step.get(key)
             if value is not None:
                 if torch.is_tensor(value):
-                    value = value.detach()
+                    if value.requires_grad:  # the losses; a detach is a dispatch (1 us)
+                        value = value.detach()
                 else:
                     value = torch.tensor(float(value))
                 pending.setdefault(key, []).append(value)
                 self.counts_[key] = self.counts_.get(key, 0) + 1
         weight = step.get("unsup_weight", 0.0)
         if torch.is_tensor(weight):  # no float(): it would wait for the device
-            pending.setdefault("unsup_weight", []).append(weight.detach())
+            pending.setdefault("unsup_weight", []).append(
+                weight.detach() if weight.requires_grad else weight
+            )
         else:
             self.unsup_weight_sum_ += float(weight)
         hist = step.get("pseudo_label_counts")
         if hist is not None:
-            pending.setdefault("hist", []).append(hist.detach())
+            pending.setdefault("hist", []).append(hist.detach() if hist.requires_grad else hist)
         if self.n_batches_ % self._FLUSH_EVERY == 0:
             self._flush()
 

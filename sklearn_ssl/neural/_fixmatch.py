@@ -147,7 +147,9 @@ class FixMatchClassifier(BaseSemiSupervisedNet):
         statistics, 88% with recomputed ones). No effect on networks without
         BatchNorm (the default MLP and CNN).
     random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, batches, dropout and augmentations.
+        Seeds weight initialisation, batches, dropout and augmentations. Later
+        ``partial_fit`` (or ``warm_start``) calls continue from where the previous
+        call left the random stream, so each call draws new batches.
     **kwargs : dict
         skorch's double-underscore parameters (``module__*``, ``optimizer__*``,
         ``callbacks__*``...).
@@ -356,7 +358,7 @@ class FixMatchClassifier(BaseSemiSupervisedNet):
         logits_weak = logits[n_labeled : n_labeled + n_unlabeled]
         logits_strong = logits[n_labeled + n_unlabeled :]
         with torch.no_grad():
-            probs = torch.softmax(logits_weak.detach(), dim=-1)
+            probs = torch.softmax(logits_weak, dim=-1)
             if self.distribution_alignment:
                 probs = self._align_distribution(probs)
             confidence, pseudo_labels = probs.max(dim=-1)

@@ -195,7 +195,7 @@ random_state, **kwargs
                 step["pseudo_label_counts"] = logits.new_zeros(len(self.classes_))
             return step
         logits_unlabeled = logits[n_labeled:]
-        pseudo_labels = logits_unlabeled.detach().argmax(dim=-1)
+        pseudo_labels = logits_unlabeled.argmax(dim=-1)  # integers: no gradient
         # Lee eq. 15: cross-entropy of the unlabelled rows with their pseudo-labels.
         step["unsup_loss"] = F.cross_entropy(logits_unlabeled, pseudo_labels)
         step["mask_rate"] = 1.0
