@@ -321,7 +321,12 @@ class LocalLabelPropagation(BaseGraphPropagation):
 
     def _blocks(self, n_rows):
         batch_size = self.batch_size
-        if batch_size is None and self.neighbors in ("ivf", "hnsw"):
+        # isinstance first: ``in`` would call a neighbours object's __eq__.
+        if (
+            batch_size is None
+            and isinstance(self.neighbors, str)
+            and self.neighbors in ("ivf", "hnsw")
+        ):
             # A faiss search returns K neighbours per row and scores at most a few
             # hundred rows at a time, so a block's memory is O(rows K); larger
             # blocks save a synchronisation and a dispatch per block (measured at

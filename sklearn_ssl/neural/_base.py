@@ -197,13 +197,18 @@ def _dataset_arrays(dataset):
     return X, y
 
 
+def _from_tensor(a):
+    """A tensor (on any device) as a NumPy array; anything else unchanged."""
+    return a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a
+
+
 def _dataset_targets(dataset):
     """The targets of a skorch Dataset or a Subset of one, as int64 (no copy of X)."""
     dataset, rows = _unwrap_subsets(dataset)
     y = getattr(dataset, "y", None)
     if y is None:
         return None
-    y = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+    y = np.asarray(_from_tensor(y))
     return np.asarray(y if rows is None else y[rows], dtype=np.int64)
 
 
@@ -645,10 +650,7 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         X, y = base.X, base.y
         if rows is not None:
             X, y = X[rows], y[rows]
-        if isinstance(X, torch.Tensor):
-            X = X.detach().cpu().numpy()
-        if isinstance(y, torch.Tensor):
-            y = y.detach().cpu().numpy()
+        X, y = _from_tensor(X), _from_tensor(y)
         X = validate_data(self, X, reset=False, dtype=np.float32, allow_nd=True)
         self._check_input_shape(X)
         return Dataset(X, self._encode_known(y, X.shape[0]))
