@@ -428,6 +428,32 @@ def test_inner_product_scan_matches_faiss_flat_scan(n_queries, k, n_threads):
     assert [(i["filepath"], i["num_threads"]) for i in threadpool_info()] == blas_before
 
 
+@pytest.mark.parametrize("k", [1, 10])
+def test_inner_product_scan_with_threshold_keeps_the_exact_top_k(k):
+    # Over many rows each heap starts at the k-th largest group maximum: the
+    # scores must be faiss' exact top k, ties (repeated rows, a query scoring 0
+    # everywhere) and a row count that leaves padding in the last group included.
+    faiss = pytest.importorskip("faiss")
+    from sklearn_ssl.graph._graph import _SCAN_GROUP, _InnerProductScan
+
+    rng = np.random.RandomState(k)
+    X = rng.normal(size=(1003, 5)).astype(np.float32)
+    X[500:520] = X[3]  # 21 equal rows: ties across the k-th place
+    Q = np.vstack([rng.normal(size=(600, 5)), X[3], np.zeros(5)]).astype(np.float32)
+    scan = _InnerProductScan(X)
+    assert scan.n_groups_ > 2 * k and 1003 % _SCAN_GROUP  # the thresholded path
+    scores, ids = scan.search(Q, k)
+    flat = faiss.IndexFlatIP(5)
+    flat.add(X)
+    expected_D, _ = flat.search(Q, k)
+    np.testing.assert_allclose(scores, expected_D, rtol=1e-6, atol=1e-6)
+    assert ((ids >= 0) & (ids < 1003)).all()
+    assert all(len(set(row)) == k for row in ids)  # k different rows
+    # Each id's own score, best first (the order faiss returns).
+    np.testing.assert_allclose(np.einsum("ij,ikj->ik", Q, X[ids]), scores, atol=1e-5)
+    assert (np.diff(scores, axis=1) <= 0).all()
+
+
 def test_inner_product_scan_from_concurrent_threads_restores_blas_threads():
     # Two joblib threads searching at once: the BLAS limit is counted, so the
     # first to finish does not lift it under the other, nor leave it set after.
@@ -452,7 +478,7 @@ def test_inner_product_scan_from_concurrent_threads_restores_blas_threads():
     results = Parallel(n_jobs=2, prefer="threads")(delayed(search)(q) for q in queries)
     assert [(i["filepath"], i["num_threads"]) for i in threadpool_info()] == before
     for q, (_, ind) in zip(queries, results):
-        expected = np.argsort(-(q.astype(np.float32) @ scan.xb_.T), axis=1)[:, :5]
+        expected = np.argsort(-(q.astype(np.float32) @ scan.xb_[: scan.ntotal].T), axis=1)[:, :5]
         assert np.mean(ind == expected) > 0.999
 
 
