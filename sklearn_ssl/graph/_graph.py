@@ -230,7 +230,8 @@ class _InnerProductScan:
         self.xb_ = np.zeros((self.n_groups_ * _SCAN_GROUP, X.shape[1]), dtype=np.float32)
         self.xb_[: self.ntotal] = X
 
-    def _scan(self, X, scores_out, ids_out):
+    def _scan(self, X, scores_out, ids_out, next_block):
+        """Search the blocks of ``X`` that ``next_block()`` hands out until it returns None."""
         faiss = _import_optional("faiss", "ann")
         # This pool thread's OpenMP team size (libgomp keeps it per thread): one,
         # so the heap does not wake threads that the other workers' cores run.
@@ -243,7 +244,7 @@ class _InnerProductScan:
         scores = np.empty((min(_SCAN_BLOCK, X.shape[0]), xb_t.shape[1]), dtype=np.float32)
         heaps = faiss.float_minheap_array_t()
         heaps.k = k
-        for start in range(0, X.shape[0], _SCAN_BLOCK):
+        while (start := next_block()) is not None:
             stop = min(start + _SCAN_BLOCK, X.shape[0])
             block = scores[: stop - start]
             np.matmul(X[start:stop], xb_t, out=block)
@@ -276,11 +277,22 @@ class _InnerProductScan:
         ids = np.empty((n, k), dtype=np.int64)
         # As many workers as faiss would use (OMP_NUM_THREADS, faiss.omp_set_num_threads).
         n_workers = max(1, min(faiss.omp_get_max_threads(), -(-n // _SCAN_BLOCK)))
-        bounds = np.linspace(0, n, n_workers + 1).astype(int)
-        shares = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+        # Each worker takes the next block when it is done with one, rather than
+        # a fixed share: a core slowed by other work then holds up the search by
+        # one block, not by the rest of its share.
+        starts = iter(range(0, n, _SCAN_BLOCK))
+        lock = threading.Lock()
+
+        def next_block():
+            with lock:
+                return next(starts, None)
+
         pool = _scan_executor(n_workers)
         with _one_blas_thread():
-            for future in [pool.submit(self._scan, X[s], scores[s], ids[s]) for s in shares]:
+            futures = [
+                pool.submit(self._scan, X, scores, ids, next_block) for _ in range(n_workers)
+            ]
+            for future in futures:
                 future.result()
         return scores, ids
 
