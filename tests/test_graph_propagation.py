@@ -306,40 +306,74 @@ def test_string_labels(moons):
 
 
 @pytest.mark.parametrize(
-    "encoding, offset, scale",
+    "offset, scale",
     [
-        ("flat", 0.0, 1.0),
-        ("fp16", 0.0, 1.0),
-        ("fp16", 1000.0, 1.0),
-        ("fp16", 0.0, 1e5),
-        # Tiny units: unscaled, half precision rounded these to subnormals or zero
-        # (recall 0.2 at 1e-8).
-        ("fp16", 0.0, 1e-8),
+        (0.0, 1.0),
+        # float32 resolves 1 at 1e7: without centring, far rows lose their distances.
+        (1e7, 1.0),
+        (0.0, 1e5),
+        (0.0, 1e-8),
+        # Unscaled, float32 squares overflow (1e40) or vanish (1e-60).
+        (0.0, 1e20),
+        (0.0, 1e-30),
     ],
 )
-def test_ivf_index_recall_and_distances(encoding, offset, scale):
-    # Half precision has ~3 significant digits and overflows at 65504: data far
-    # from the origin (offset) or with a large range (scale) must not lose recall
-    # or distance accuracy (without centring, offset 1000 gave distance errors of 1.0).
+def test_ivf_index_recall_and_distances(offset, scale):
+    # Data far from the origin (offset) or in large or tiny units (scale) must
+    # keep recall and distance accuracy.
     pytest.importorskip("faiss")
     from sklearn_ssl.graph._graph import _FLAT_BELOW, _FaissIVF
 
     rng = np.random.RandomState(0)
-    # 5000 rows in 20 clusters, 13 dimensions (not a multiple of 8: fp16 pads).
+    # 5000 rows in 20 clusters, 13 dimensions.
     centers = rng.normal(scale=5.0, size=(20, 13))
     X = centers[rng.randint(20, size=5000)] + rng.normal(size=(5000, 13))
     Q = centers[rng.randint(20, size=300)] + rng.normal(size=(300, 13))
     X, Q = X * scale + offset, Q * scale + offset
     assert X.shape[0] >= _FLAT_BELOW
     exact_dist, exact_ind = NearestNeighbors(n_neighbors=10).fit(X).kneighbors(Q)
-    index = _FaissIVF(encoding=encoding, random_state=0).fit(X)
+    index = _FaissIVF(random_state=0).fit(X)
     assert index.index_.nlist == int(np.sqrt(5000))
     dist, ind = index.kneighbors(Q, 10)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ind, exact_ind)])
     assert recall > 0.9
-    # The distances returned are those of the rows returned, to fp16 precision.
+    # The distances returned are those of the rows returned, to float32 precision.
     true = np.linalg.norm(Q[:, None, :] - X[ind], axis=2)
-    np.testing.assert_allclose(dist, true, rtol=3e-3, atol=2e-3 * scale)
+    np.testing.assert_allclose(dist, true, rtol=1e-4, atol=1e-4 * scale)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_cell_scan_finds_the_nearest_rows_of_the_probed_cells(n_threads, monkeypatch):
+    # The products over cells, cut into pieces of a few rows and queries, must
+    # return exactly the k nearest rows among those of the probed cells.
+    faiss = pytest.importorskip("faiss")
+    from sklearn_ssl.graph import _graph
+
+    monkeypatch.setattr(_graph, "_CELL_ROWS", 7)
+    monkeypatch.setattr(_graph, "_CELL_QUERIES", 5)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(600, 4)).astype(np.float32)
+    Q = rng.normal(size=(90, 4)).astype(np.float32)
+    quantizer = faiss.IndexFlatL2(4)
+    quantizer.add(X[rng.choice(600, 12, replace=False)])
+    scan = _graph._CellScan(quantizer, X, nprobe=3)
+    omp_before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(n_threads)
+    try:
+        dist2, ids = scan.search(Q, 6)
+    finally:
+        faiss.omp_set_num_threads(omp_before)
+    _, cell_of_row = quantizer.search(X, 1)
+    _, probed = quantizer.search(Q, 3)
+    for q, cells, d_row, i_row in zip(Q, probed, dist2, ids):
+        candidates = np.flatnonzero(np.isin(cell_of_row.ravel(), cells))
+        exact = np.sort(np.square(X[candidates] - q).sum(axis=1))[:6]
+        np.testing.assert_allclose(d_row, exact, rtol=1e-4, atol=1e-5)
+        assert set(i_row) <= set(candidates) and len(set(i_row)) == 6
+        np.testing.assert_allclose(np.square(X[i_row] - q).sum(axis=1), d_row, rtol=1e-4, atol=1e-5)
+    # A cell probed alone with fewer than k rows leaves -1 and inf, as faiss does.
+    dist2, ids = scan.search(Q[:5], 200, nprobe=1)
+    assert (ids == -1).any() and np.isinf(dist2[ids == -1]).all()
 
 
 def test_ivf_index_is_exact_below_threshold():

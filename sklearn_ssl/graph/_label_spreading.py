@@ -50,7 +50,9 @@ class LabelSpreading(BaseKNNPropagation):
     tol : float, default=1e-3
         Stop when no entry of the label distributions moves more than ``tol``.
     batch_size : int, default=None
-        Rows per neighbour query block (bounds memory); None means 4096.
+        Rows per neighbour query block (bounds memory); None means 4096, or
+        32768 with the faiss backends (``"ivf"``, ``"hnsw"``), whose blocks hold
+        only the neighbours of each row.
     n_jobs : int, default=None
         Query blocks run in parallel with joblib (the active joblib backend,
         dask included; under "multiprocessing", which forks, in threads with

@@ -21,15 +21,13 @@ from ..utils._labels import check_labeled_targets, check_semi_supervised_y
 from ..utils._weights import accepts_sample_weight, sample_weight_params, weight_taker_name
 from ._base import BaseGraphPropagation
 from ._graph import (
+    FAISS_BATCH_SIZE,
     NEIGHBORS_BACKENDS,
     _kneighbors,
     _row_blocks,
     block_parallel,
     check_neighbors,
 )
-
-# Rows per block for the faiss backends when batch_size is None (see _blocks).
-_FAISS_BATCH_SIZE = 32768
 
 
 def _is_dask_collection(X):
@@ -56,7 +54,8 @@ def _zero_rows_error(n_zero):
     )
 
 
-def _unit_rows(X):
+def _unit_rows(X, dtype=np.float64):
+    """Rows of ``X`` scaled to norm 1 (computed in float64, returned as ``dtype``)."""
     if sparse.issparse(X):
         X = sparse.csr_matrix(X, dtype=np.float64)  # float32 squares overflow at 1e19
     else:
@@ -83,7 +82,7 @@ def _unit_rows(X):
         raise _zero_rows_error(int(zero.sum()))
     if sparse.issparse(X):
         return sparse.csr_matrix(X.multiply(1.0 / norms[:, None]), dtype=np.float64)
-    return X / norms[:, None]
+    return np.divide(X, norms[:, None], out=np.empty(X.shape, dtype), casting="same_kind")
 
 
 def _with_columns(V, *columns):
@@ -126,7 +125,12 @@ def _augment_reference(V_lab, bias):
 
 def _augment_query(V):
     n = V.shape[0]
-    return _with_columns(V, np.ones(n), np.zeros(n))
+    if sparse.issparse(V):
+        return _with_columns(V, np.ones(n), np.zeros(n))
+    query = np.zeros((n, V.shape[1] + 2), dtype=V.dtype)  # float32 rows stay float32
+    query[:, :-2] = V
+    query[:, -2] = 1.0
+    return query
 
 
 def _vote_task(V_block, index, y_lab, n_classes, k, temperature, weighted):
@@ -139,9 +143,8 @@ def _vote_task(V_block, index, y_lab, n_classes, k, temperature, weighted):
     # with unit rows (and the augmented vectors above) |q - a|^2 = c - 2 tau (that
     # score), c the same for every pair, so the log-weights of eq. 2 and 4 are
     # -|q - a|^2 / (2 tau) up to a per-row constant. Exact for exact and flat
-    # searches; half-precision cells ("ivf" over 4096+ labelled rows) move the
-    # normalised weights by at most 4e-4 in our measurements (the test of that
-    # path holds them to 5e-4).
+    # searches; the single-precision cells of "ivf" over 4096+ labelled rows move
+    # the normalised weights by 2e-7 in the test of that path (held to 1e-5).
     logits = np.square(dist) / (-2.0 * temperature)
     weights = np.exp(logits - logits.max(axis=1, keepdims=True))
     n = V_block.shape[0]
@@ -331,7 +334,7 @@ class LocalLabelPropagation(BaseGraphPropagation):
             # hundred rows at a time, so a block's memory is O(rows K); larger
             # blocks save a synchronisation and a dispatch per block (measured at
             # 200,000 rows: the votes took 0.456 s in blocks of 32768, 0.497 in 4096).
-            batch_size = _FAISS_BATCH_SIZE
+            batch_size = FAISS_BATCH_SIZE
         return _row_blocks(n_rows, batch_size)
 
     def _effective_k(self, n_labeled, warn=True):
@@ -421,7 +424,7 @@ class LocalLabelPropagation(BaseGraphPropagation):
 
     def _propagate_local(self, Z, labeled, y_encoded, warn=True):
         """Scores of every row (one-hot for labelled rows) in the embedding ``Z``."""
-        V = _unit_rows(Z)
+        V = _unit_rows(Z, self._row_dtype())
         V_lab = V[labeled]
         unlabeled = ~labeled
         V_unl = V[unlabeled]  # one copy for the density and the votes
@@ -572,13 +575,20 @@ class LocalLabelPropagation(BaseGraphPropagation):
 
     # -- predict ------------------------------------------------------------
 
+    def _row_dtype(self):
+        # faiss searches float32 rows: unit rows made float32 once (from norms
+        # computed in float64) halve the copies and the memory they pass through.
+        if isinstance(self.neighbors, str) and self.neighbors in ("ivf", "hnsw"):
+            return np.float32
+        return np.float64
+
     def _sparse_X_ok(self):
         # The exact search takes sparse rows; the augmented vectors stay sparse.
         return isinstance(self.neighbors, str) and self.neighbors == "exact"
 
     def _predict_scores(self, X):
         X = validate_data(self, X, reset=False, accept_sparse=self._accept_sparse(X))
-        return self._votes(_unit_rows(X))
+        return self._votes(_unit_rows(X, self._row_dtype()))
 
     def _estimator_has(attr):
         def check(self):
