@@ -11,7 +11,8 @@ by :func:`check_neighbors` from the ``neighbors`` parameter:
     faiss' HNSW graph index, approximate; fast to query, for kNN graphs of
     10^5 rows and more (``pip install sklearn-ssl[ann]``).
 ``"ivf"``
-    faiss' inverted-file index, approximate, rows in half precision; cheap to
+    inverted file of k-means cells (faiss' clustering), approximate, the
+    probed cells scanned by matrix products in single precision; cheap to
     build over 10^6 rows. Exact (a flat scan) over fewer than 4096 rows.
 ``"nndescent"``
     pynndescent's NN-descent, approximate (``pip install pynndescent``); it
@@ -353,8 +354,8 @@ class _CellScan:
     turn; within a chunk the queries are grouped by the cells they probe, so each
     cell is one NumPy product with all the queries that probe it, and faiss' heaps
     keep the ``k`` best of each query (``addn_query_subset_with_ids``). faiss'
-    own inverted-file scan compares one query with one row at a time (4.4 ns a
-    pair in half precision here); the products cost 0.8 ns.
+    own inverted-file scan compares one query with one row at a time (about
+    4.4 ns a pair in half precision here); the products cost 0.8 ns.
 
     ``search`` has faiss' interface: squared distances and ids, ``-1`` where the
     probed cells hold fewer than ``k`` rows.
