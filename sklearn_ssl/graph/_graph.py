@@ -401,9 +401,9 @@ class _CellScan:
             edges = np.flatnonzero(np.diff(cells)) + 1
             for a, b in zip(np.r_[0, edges], np.r_[edges, cells.size]):
                 cell = cells[a]
-                lo, hi = self.bounds_[cell], self.bounds_[cell + 1]
-                if cell < 0 or lo == hi:
+                if cell < 0:  # faiss' -1: fewer cells than probes
                     continue
+                lo, hi = self.bounds_[cell], self.bounds_[cell + 1]
                 for qa in range(a, b, _CELL_QUERIES):
                     who = askers[qa : min(qa + _CELL_QUERIES, b)]
                     sub = query[who]
