@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 import warnings
 
 import numpy as np
@@ -486,6 +487,31 @@ def test_inner_product_scan_with_threshold_keeps_the_exact_top_k(k):
     # Each id's own score, best first (the order faiss returns).
     np.testing.assert_allclose(np.einsum("ij,ikj->ik", Q, X[ids]), scores, atol=1e-5)
     assert (np.diff(scores, axis=1) <= 0).all()
+
+
+def test_scan_workers_finish_before_an_error_is_raised():
+    # A worker that fails: the error reaches the caller only once every worker is
+    # done, and the BLAS thread limit is lifted after them, not under them.
+    from threadpoolctl import threadpool_info
+
+    from sklearn_ssl.graph._graph import _run_in_workers
+
+    before = [(i["filepath"], i["num_threads"]) for i in threadpool_info()]
+    done = []
+
+    def work(next_start):
+        while (start := next_start()) is not None:
+            if start == 0:
+                raise RuntimeError("block 0 failed")
+            time.sleep(0.002)
+            done.append(start)
+
+    with pytest.raises(RuntimeError, match="block 0 failed"):
+        _run_in_workers(work, range(40), 2)
+    finished = len(done)
+    time.sleep(0.05)
+    assert len(done) == finished == 39  # the other worker took every other block
+    assert [(i["filepath"], i["num_threads"]) for i in threadpool_info()] == before
 
 
 def test_inner_product_scan_from_concurrent_threads_restores_blas_threads():

@@ -28,7 +28,7 @@ import numbers
 import os
 import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from functools import lru_cache
 
@@ -300,30 +300,6 @@ _CELL_QUERIES = 1024
 _CELL_MEETS = 128
 
 
-def _nearest_centroid(X, centroids):
-    """Index of the nearest row of ``centroids`` for each row of ``X`` (float32).
-
-    Blocks of rows in the scan's worker threads, each a product with the
-    centroids and an argmax of ``x.c - |c|^2 / 2`` (198,000 rows, 126 cells:
-    0.02 s on 2 cores; faiss' assignment took 0.031 s).
-    """
-    faiss = _import_optional("faiss", "ann")
-    centroids_t = np.ascontiguousarray(centroids.T, dtype=np.float32)
-    bias = -0.5 * np.einsum("ij,ij->i", centroids, centroids).astype(np.float32)
-    n = X.shape[0]
-    out = np.empty(n, dtype=np.intp)
-    block = 4096
-
-    def work(next_start):
-        while (start := next_start()) is not None:
-            scores = X[start : start + block] @ centroids_t
-            scores += bias
-            out[start : start + block] = scores.argmax(axis=1)
-
-    _run_in_workers(work, range(0, n, block), faiss.omp_get_max_threads())
-    return out
-
-
 def _run_in_workers(work, starts, n_workers):
     """Run ``work(next_start)`` in up to ``n_workers`` scan threads, BLAS held to one.
 
@@ -341,8 +317,11 @@ def _run_in_workers(work, starts, n_workers):
     pool = _scan_executor(n_workers)
     with _one_blas_thread():
         futures = [pool.submit(work, next_start) for _ in range(n_workers)]
-        for future in futures:
-            future.result()
+        # Every worker done (the others finish the blocks) before an error is
+        # raised, so none still runs once the BLAS limit is lifted.
+        wait(futures)
+    for future in futures:
+        future.result()
 
 
 class _CellScan:
@@ -362,13 +341,12 @@ class _CellScan:
     """
 
     def __init__(self, quantizer, X, nprobe):
-        faiss = _import_optional("faiss", "ann")
         self.quantizer = quantizer
         self.nlist = quantizer.ntotal
         self.nprobe = nprobe
         self.ntotal = X.shape[0]
-        centroids = faiss.rev_swig_ptr(quantizer.get_xb(), self.nlist * quantizer.d)
-        assign = _nearest_centroid(X, centroids.reshape(self.nlist, quantizer.d))
+        # The rows' cells as the queries' probes are found (one nearest centroid).
+        assign = quantizer.search(X, 1)[1].ravel()
         # Cell numbers in 16 bits sort by radix (1 ms for 198,000 rows, 8 ms in 64).
         cells = assign.astype(np.uint16 if self.nlist < 2**16 else np.int32)
         order = np.argsort(cells, kind="stable")
@@ -471,10 +449,10 @@ class _FaissIVF:
     The cells are scanned by matrix products (:class:`_CellScan`), in single
     precision on rows centred on their mean (an offset of 1e7 would otherwise
     leave float32 a resolution of 1) and scaled by a power of two to coordinates
-    of about 1 (float32 squares overflow above 1.8e19). faiss' own inverted file with rows in half
-    precision, which this replaced, scanned a cell one pair at a time: at 200,000
-    rows the kNN graph's search took 2.0 s there and 1.4 s here, the density
-    search 0.054 s and 0.038 s, with the same recall.
+    of about 1 (float32 squares overflow above 1.8e19). faiss' own inverted file
+    with rows in half precision, which this replaced, scanned a cell one pair at
+    a time: at 200,000 rows the kNN graph's search took 2.0 s there and 1.4 s
+    here, the density search 0.054 s and 0.038 s, with the same recall.
     Below ``_FLAT_BELOW`` rows (and without an explicit ``n_lists``) the search is
     exact: a flat scan costs less there than cells.
     """
@@ -709,8 +687,15 @@ def block_parallel(n_jobs, estimator_name, **kwargs):
     return Parallel(n_jobs=n_jobs, **kwargs)
 
 
-def _row_blocks(n_rows, batch_size):
-    batch_size = batch_size or DEFAULT_BATCH_SIZE
+def _is_faiss(neighbors):
+    """Whether ``neighbors`` names a faiss backend (``"ivf"``, ``"hnsw"``)."""
+    # isinstance first: ``in`` would call a neighbours object's __eq__.
+    return isinstance(neighbors, str) and neighbors in ("ivf", "hnsw")
+
+
+def _row_blocks(n_rows, batch_size, faiss=False):
+    if batch_size is None:
+        batch_size = FAISS_BATCH_SIZE if faiss else DEFAULT_BATCH_SIZE
     return [slice(start, min(start + batch_size, n_rows)) for start in range(0, n_rows, batch_size)]
 
 
@@ -748,9 +733,7 @@ def kneighbors_blocked(
     distances, indices : ndarrays of shape (n_queries, n_neighbors)
     """
     k = n_neighbors + 1 if exclude_self else n_neighbors
-    if batch_size is None and isinstance(index, (_FaissIVF, _FaissHNSW)):
-        batch_size = FAISS_BATCH_SIZE
-    blocks = _row_blocks(X.shape[0], batch_size)
+    blocks = _row_blocks(X.shape[0], batch_size, isinstance(index, (_FaissIVF, _FaissHNSW)))
     # Threads: the backends release the GIL; another joblib backend (dask) may override.
     results = block_parallel(n_jobs, estimator_name, prefer="threads")(
         delayed(_kneighbors)(index, X[b], k) for b in blocks
