@@ -204,13 +204,13 @@ def test_faiss_rows_left_short_are_searched_again():
     # again exactly; padding them with their first neighbour counted one voter many
     # times and gave an outlier a self-loop.
     pytest.importorskip("faiss")
-    from sklearn_ssl.graph._graph import _FaissHNSW, _FaissIVF
+    from sklearn_ssl.graph._graph import _centred_float32, _FaissHNSW, _FaissIVF
 
     rng = np.random.RandomState(0)
     X = np.r_[np.repeat(rng.randn(5, 6), 40, axis=0), rng.randn(500, 6)]
     index = _FaissHNSW().fit(X)
     index.index_.hnsw.efSearch = 200  # as kneighbors sets it for k = 100
-    raw = index.index_.search(np.ascontiguousarray(X - index.shift_, dtype=np.float32), 100)[1]
+    raw = index.index_.search(_centred_float32(X, index.shift_, index.scale_), 100)[1]
     short = (raw < 0).any(axis=1)
     assert short.any()  # the situation under test
     dist, ind = index.kneighbors(X, 100)
@@ -317,6 +317,10 @@ def test_string_labels(moons):
         # Unscaled, float32 squares overflow (1e40) or vanish (1e-60).
         (0.0, 1e20),
         (0.0, 1e-30),
+        # Beyond float32 itself: scaled in float64 first (1e300 failed deep in
+        # numpy, 1e-300 became zeros and gave neighbours at random).
+        (0.0, 1e300),
+        (0.0, 1e-300),
     ],
 )
 def test_ivf_index_recall_and_distances(offset, scale):
@@ -330,16 +334,16 @@ def test_ivf_index_recall_and_distances(offset, scale):
     centers = rng.normal(scale=5.0, size=(20, 13))
     X = centers[rng.randint(20, size=5000)] + rng.normal(size=(5000, 13))
     Q = centers[rng.randint(20, size=300)] + rng.normal(size=(300, 13))
+    _, exact_ind = NearestNeighbors(n_neighbors=10).fit(X).kneighbors(Q)  # at any scale
     X, Q = X * scale + offset, Q * scale + offset
     assert X.shape[0] >= _FLAT_BELOW
-    exact_dist, exact_ind = NearestNeighbors(n_neighbors=10).fit(X).kneighbors(Q)
     index = _FaissIVF(random_state=0).fit(X)
     assert index.index_.nlist == int(np.sqrt(5000))
     dist, ind = index.kneighbors(Q, 10)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ind, exact_ind)])
     assert recall > 0.9
     # The distances returned are those of the rows returned, to float32 precision.
-    true = np.linalg.norm(Q[:, None, :] - X[ind], axis=2)
+    true = np.linalg.norm((Q[:, None, :] - X[ind]) / scale, axis=2) * scale
     np.testing.assert_allclose(dist, true, rtol=1e-4, atol=1e-4 * scale)
 
 
@@ -586,20 +590,24 @@ assert after == before, (after, before)
 
 
 @pytest.mark.parametrize("backend", ["hnsw", "ivf"])
-@pytest.mark.parametrize("scale, offset", [(1e-4, 0.0), (1.0, 1e7), (1e3, -1e7)])
+@pytest.mark.parametrize(
+    "scale, offset", [(1e-4, 0.0), (1.0, 1e7), (1e3, -1e7), (1e300, 0.0), (1e-300, 0.0)]
+)
 def test_faiss_backends_find_neighbours_at_any_scale_and_offset(backend, scale, offset, moons):
     # faiss searches in float32: data far from the origin must be centred first
-    # (resolution 1 at 1e7), and tiny data must not pass for rows of one norm
-    # (which the flat scan ranks by inner product).
+    # (resolution 1 at 1e7), tiny data must not pass for rows of one norm (which
+    # the flat scan ranks by inner product), and data beyond float32's range
+    # (1e300 overflowed, 1e-300 became zeros) is scaled in float64 first.
     pytest.importorskip("faiss")
     X, _, y_ssl = moons
     Z = X * scale + offset
-    _, exact = NearestNeighbors(n_neighbors=7).fit(Z).kneighbors(Z)
+    # Neighbours do not change with the scale (NumPy's squares overflow at 1e300).
+    _, exact = NearestNeighbors(n_neighbors=7).fit(X).kneighbors(X)
     index = check_neighbors(backend, random_state=0).fit(Z)
     dist, ind = index.kneighbors(Z, 7)
     recall = np.mean([len(set(a) & set(b)) / 7 for a, b in zip(ind, exact)])
     assert recall > 0.97
-    true = np.linalg.norm(Z[:, None, :] - Z[ind], axis=2)
+    true = np.linalg.norm((Z[:, None, :] - Z[ind]) / scale, axis=2) * scale
     np.testing.assert_allclose(dist, true, rtol=1e-3, atol=1e-4 * scale)
     ref = LabelSpreading(n_neighbors=7).fit(X, y_ssl)
     ann = LabelSpreading(n_neighbors=7, neighbors=backend, random_state=0).fit(Z, y_ssl)

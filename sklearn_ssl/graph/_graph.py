@@ -61,8 +61,25 @@ def _import_optional(module, extra):
         ) from exc
 
 
-def _centred_float32(X, shift):
-    """``X - shift`` as contiguous float32, subtracting in float64.
+def _float32_frame(X):
+    """Shift (the rows' mean) and power-of-two scale for :func:`_centred_float32`.
+
+    The scale brings the centred coordinates to about 1, read in float64: data
+    in units of 1e300 would overflow float32 and data in units of 1e-300 vanish
+    in it before any later scaling, and float32 squares (the scans' products)
+    overflow above 1.8e19. A power of two: the scaling itself rounds nothing.
+    """
+    X = np.asarray(X)
+    if not X.shape[0]:
+        return np.zeros(X.shape[1]), 1.0
+    shift = X.mean(axis=0, dtype=np.float64)
+    reach = np.maximum(X.max(axis=0) - shift, shift - X.min(axis=0)).max()
+    scale = 2.0 ** round(np.log2(reach)) if 0 < reach < np.inf else 1.0
+    return shift, scale
+
+
+def _centred_float32(X, shift, scale=1.0):
+    """``(X - shift) / scale`` as contiguous float32, computed in float64.
 
     The approximate backends search in float32, whose resolution at 1e7 is 1: rows
     centred on their training mean keep their distances (a translation changes
@@ -70,9 +87,19 @@ def _centred_float32(X, shift):
     """
     X = np.asarray(X)
     out = np.empty(X.shape, dtype=np.float32)
-    # Computed in float64 and cast in numpy's small buffers: no float64 copy of X
-    # (which cost 0.4 s and 0.13 GB more at a million rows).
-    np.subtract(X, np.asarray(shift, dtype=np.float64), out=out, casting="same_kind")
+    shift = np.asarray(shift, dtype=np.float64)
+    if 1e-30 < scale < 1e30:
+        # Computed in float64 and cast in numpy's small buffers: no float64 copy of
+        # X (which cost 0.4 s and 0.13 GB more at a million rows); the centred
+        # values fit float32, and a power-of-two scale rounds nothing there.
+        np.subtract(X, shift, out=out, casting="same_kind")
+        if scale != 1.0:
+            out *= np.float32(1.0 / scale)
+    else:  # float32 would overflow or vanish before the scaling: scale in float64
+        for start in range(0, X.shape[0], 65536):
+            block = np.subtract(X[start : start + 65536], shift, dtype=np.float64)
+            block *= 1.0 / scale
+            out[start : start + 65536] = block
     return out
 
 
@@ -86,8 +113,8 @@ class _FaissHNSW:
 
     def fit(self, X):
         faiss = _import_optional("faiss", "ann")
-        self.shift_ = np.asarray(X).mean(axis=0, dtype=np.float64)
-        X = _centred_float32(X, self.shift_)
+        self.shift_, self.scale_ = _float32_frame(X)
+        X = _centred_float32(X, self.shift_, self.scale_)
         self.index_ = faiss.IndexHNSWFlat(X.shape[1], self.n_links)
         self.index_.hnsw.efConstruction = self.ef_construction
         self.index_.add(X)
@@ -97,7 +124,7 @@ class _FaissHNSW:
     def kneighbors(self, X, n_neighbors):
         faiss = _import_optional("faiss", "ann")
         self.index_.hnsw.efSearch = max(self.ef_search, 2 * n_neighbors)
-        X = _centred_float32(X, self.shift_)
+        X = _centred_float32(X, self.shift_, self.scale_)
         dist2, ind = self.index_.search(X, n_neighbors)
         # Rows the graph search left short (many duplicates, say): a wider graph
         # search, then an exact one of the same vectors (the index's flat storage)
@@ -111,9 +138,10 @@ class _FaissHNSW:
         def exact_search(Q, k):
             return faiss.downcast_index(self.index_.storage).search(Q, k)
 
-        return _clean_faiss_result(
+        dist, ind = _clean_faiss_result(
             *_complete(dist2, ind, X, n_neighbors, wider_search, exact_search)
         )
+        return dist * self.scale_, ind
 
 
 @lru_cache(maxsize=1)
@@ -466,10 +494,7 @@ class _FaissIVF:
     def _prepare(self, X):
         if self.shift_ is None:  # rows of one norm, searched by inner product
             return np.ascontiguousarray(X, dtype=np.float32)
-        X = _centred_float32(X, self.shift_)
-        if self.scale_ != 1.0:
-            X /= self.scale_
-        return X
+        return _centred_float32(X, self.shift_, self.scale_)
 
     def fit(self, X):
         faiss = _import_optional("faiss", "ann")
@@ -480,14 +505,17 @@ class _FaissIVF:
         self.n_samples_fit_ = n
         flat = self.n_lists is None and n < _FLAT_BELOW
         self.norm2_ = None
-        self.scale_ = 1.0
-        self.shift_ = X.mean(axis=0, dtype=np.float64) if n else np.zeros(X.shape[1])
+        self.shift_, self.scale_ = _float32_frame(X)
         if flat:
-            sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
-            # Mean squared distance of the rows to their mean: the scale of the
-            # distances that rank neighbours (few rows here: a float64 copy is cheap).
-            spread = float(np.square(X - self.shift_).sum(axis=1).mean()) if n else 0.0
-            if spread > 0 and np.ptp(sq) <= 1e-6 * spread and sq.mean() <= 1e2 * spread:
+            # Squares of rows near 1e155 overflow: inf and nan then fail the test
+            # below, and such rows take the Euclidean scan (scaled, float32-safe).
+            with np.errstate(over="ignore", invalid="ignore"):
+                sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+                # Mean squared distance of the rows to their mean: the scale of the
+                # distances that rank neighbours (few rows: a float64 copy is cheap).
+                spread = float(np.square(X - self.shift_).sum(axis=1).mean()) if n else 0.0
+                one_norm = np.ptp(sq) <= 1e-6 * spread and sq.mean() <= 1e2 * spread
+            if spread > 0 and one_norm:
                 # Rows of one norm (unit rows; LocalLabelPropagation's augmented
                 # vectors): |q - x|^2 = |q|^2 + c - 2 q.x ranks like -q.x, and an
                 # inner-product scan skips the norm arithmetic (faiss' took 0.48 s against
@@ -499,20 +527,13 @@ class _FaissIVF:
                 # about 6e-8 of |x|^2, too coarse for unit rows bunched in one direction.
                 # Not centred: centring would give the rows different norms.
                 self.norm2_ = float(sq.mean())
-                self.shift_ = None
+                self.shift_, self.scale_ = None, 1.0
                 self.index_ = _InnerProductScan(self._prepare(X))
             else:
                 self.index_ = faiss.IndexFlatL2(X.shape[1])
                 self.index_.add(self._prepare(X))
             return self
         X = self._prepare(X)
-        # Coordinates of about 1: the products square them, and float32 squares
-        # overflow above 1.8e19 and vanish below 1e-23 (data in large or tiny
-        # units). A power of two: the scaling itself rounds nothing.
-        reach = max(float(X.max()), -float(X.min())) if n else 0.0
-        if reach > 0:
-            self.scale_ = 2.0 ** round(np.log2(reach))
-            X /= self.scale_
         d = X.shape[1]
         n_probe = self.n_probe or 8
         n_lists = self.n_lists
@@ -589,9 +610,9 @@ class _NNDescent:
     def fit(self, X):
         pynndescent = _import_optional("pynndescent", "ann")
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        self.shift_ = np.asarray(X).mean(axis=0, dtype=np.float64)
+        self.shift_, self.scale_ = _float32_frame(X)
         self.index_ = pynndescent.NNDescent(
-            _centred_float32(X, self.shift_),
+            _centred_float32(X, self.shift_, self.scale_),
             n_neighbors=self.n_neighbors,
             random_state=int(seed),
             n_jobs=self.n_jobs or 1,
@@ -600,8 +621,8 @@ class _NNDescent:
         return self
 
     def kneighbors(self, X, n_neighbors):
-        ind, dist = self.index_.query(_centred_float32(X, self.shift_), k=n_neighbors)
-        return dist.astype(np.float64), ind.astype(np.intp)
+        ind, dist = self.index_.query(_centred_float32(X, self.shift_, self.scale_), k=n_neighbors)
+        return dist.astype(np.float64) * self.scale_, ind.astype(np.intp)
 
 
 def check_neighbors(neighbors, *, n_jobs=None, random_state=None, n_queries=None):
@@ -751,9 +772,18 @@ def kneighbors_blocked(
 
 
 def default_gamma(distances):
-    """``1 / mean squared kNN distance``: Gaussian weights that do not depend on scale."""
-    mean_sq = float(np.mean(np.square(distances)))
-    return 1.0 / mean_sq if mean_sq > 0 else 1.0
+    """``1 / mean squared kNN distance``: Gaussian weights that do not depend on scale.
+
+    Squared through the largest distance, so that distances near 1e155 give
+    ``gamma`` near 1e-310 without an overflow warning (beyond float64's range
+    it is 0, or 1 when every distance is 0).
+    """
+    largest = float(np.max(distances)) if distances.size else 0.0
+    if not 0 < largest < np.inf:
+        return 1.0
+    with np.errstate(over="ignore", under="ignore"):
+        mean_sq = np.float64(largest) ** 2 * float(np.mean(np.square(distances / largest)))
+    return float(1.0 / mean_sq) if mean_sq > 0 else 1.0
 
 
 def gaussian_weights(distances, gamma):
