@@ -91,6 +91,18 @@ def test_dask_input_with_unsupported_options(client, data):
     X_dask = da.from_array(X, chunks=(130, 6))
     with pytest.raises(ValueError, match="dask array"):
         LocalLabelPropagation(neighbors="ivf").fit(X_dask, y_ssl)
+    assert not hasattr(LocalLabelPropagation(neighbors="ivf"), "neighbors_backend_")
+
+
+def test_dask_input_with_auto_is_exact_at_any_size(client, data, monkeypatch):
+    from sklearn_ssl.graph import _graph
+
+    X, y, y_ssl = data
+    monkeypatch.setitem(_graph.AUTO_IVF_MIN_SAMPLES, "local", 1)
+    model = LocalLabelPropagation(n_density_neighbors=10).fit(da.from_array(X, chunks=130), y_ssl)
+    assert model.neighbors_backend_ == "exact"
+    ref = LocalLabelPropagation(n_density_neighbors=10, neighbors="exact").fit(X, y_ssl)
+    np.testing.assert_allclose(model.label_distributions_, ref.label_distributions_, atol=1e-10)
 
 
 def test_chunks_of_labelled_rows_only(client, data):

@@ -15,7 +15,7 @@ from sklearn.neighbors import NearestNeighbors, kneighbors_graph
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_ssl.datasets import hide_labels
-from sklearn_ssl.graph import LabelPropagation, LabelSpreading, LocalLabelPropagation
+from sklearn_ssl.graph import LabelPropagation, LabelSpreading, LocalLabelPropagation, _graph
 from sklearn_ssl.graph._base import UnreachedRowsWarning
 from sklearn_ssl.graph._graph import check_neighbors, kneighbors_blocked, knn_affinity
 
@@ -120,8 +120,10 @@ def test_precomputed_affinity_equals_knn_graph(Est, moons):
     # The same estimator refitted on a precomputed graph keeps nothing of the
     # neighbour search of its fit on features.
     assert hasattr(ref, "neighbors_") and hasattr(ref, "gamma_")
+    assert ref.neighbors_backend_ == "exact"
     ref.set_params(kernel="precomputed").fit(A, y_ssl)
-    assert not hasattr(ref, "neighbors_") and not hasattr(ref, "gamma_")
+    for attr in ("neighbors_", "neighbors_backend_", "gamma_"):
+        assert not hasattr(ref, attr)
     np.testing.assert_array_equal(ref.predict(A_new), pre.predict(A_new))
 
 
@@ -706,3 +708,101 @@ def test_zero_tol_converges_when_nothing_changes():
         warnings.simplefilter("error")
         model = LabelPropagation(n_neighbors=5, tol=0, max_iter=50).fit(X, y)
     assert model.n_iter_ == 1
+
+
+# -- neighbors="auto" -------------------------------------------------------------
+
+ALL_ESTIMATORS = [LabelPropagation, LabelSpreading, LocalLabelPropagation]
+
+
+def _auto_min_samples(monkeypatch, n_samples):
+    """Make "auto" switch to "ivf" from ``n_samples`` rows, for every estimator."""
+    for kind in _graph.AUTO_IVF_MIN_SAMPLES:
+        monkeypatch.setitem(_graph.AUTO_IVF_MIN_SAMPLES, kind, n_samples)
+
+
+@pytest.mark.parametrize("Est", ALL_ESTIMATORS)
+def test_auto_is_the_default_and_exact_below_the_threshold(Est, moons):
+    X, _, y_ssl = moons
+    X = X + 2.0  # LocalLabelPropagation: no row of norm zero
+    assert Est().neighbors == "auto"
+    auto = Est(n_neighbors=5).fit(X, y_ssl)
+    exact = Est(n_neighbors=5, neighbors="exact").fit(X, y_ssl)
+    assert auto.neighbors_backend_ == "exact" == exact.neighbors_backend_
+    np.testing.assert_array_equal(auto.label_distributions_, exact.label_distributions_)
+    np.testing.assert_array_equal(auto.predict_proba(X[:40]), exact.predict_proba(X[:40]))
+
+
+@pytest.mark.parametrize("Est", ALL_ESTIMATORS)
+def test_auto_uses_ivf_from_the_threshold_with_faiss(Est, moons, monkeypatch):
+    pytest.importorskip("faiss")
+    X, _, y_ssl = moons  # 300 rows
+    X = X + 2.0
+    _auto_min_samples(monkeypatch, 301)
+    assert Est(n_neighbors=5).fit(X, y_ssl).neighbors_backend_ == "exact"
+    _auto_min_samples(monkeypatch, 300)  # at the threshold: ivf
+    auto = Est(n_neighbors=5, random_state=0).fit(X, y_ssl)
+    ivf = Est(n_neighbors=5, neighbors="ivf", random_state=0).fit(X, y_ssl)
+    assert auto.neighbors_backend_ == "ivf" and auto.neighbors == "auto"
+    assert type(auto.neighbors_) is type(ivf.neighbors_)
+    # The same search as neighbors="ivf" (float32 rows for LocalLabelPropagation too).
+    np.testing.assert_array_equal(auto.label_distributions_, ivf.label_distributions_)
+    np.testing.assert_array_equal(auto.predict_proba(X[:40]), ivf.predict_proba(X[:40]))
+    # A dense fit chose ivf, which cannot search sparse rows: said clearly.
+    with pytest.raises(TypeError, match="neighbors='auto' chose 'ivf' in fit"):
+        auto.predict(sparse.csr_matrix(X[:5]))
+
+
+@pytest.mark.parametrize("Est", ALL_ESTIMATORS)
+def test_auto_without_faiss_is_exact_at_any_size(Est, moons, monkeypatch):
+    X, _, y_ssl = moons
+    X = X + 2.0
+    _auto_min_samples(monkeypatch, 1)
+    monkeypatch.setitem(sys.modules, "faiss", None)  # import faiss raises ImportError
+    assert not _graph._faiss_installed()
+    model = Est(n_neighbors=5).fit(X, y_ssl)
+    assert model.neighbors_backend_ == "exact"
+    ref = Est(n_neighbors=5, neighbors="exact").fit(X, y_ssl)
+    np.testing.assert_array_equal(model.label_distributions_, ref.label_distributions_)
+
+
+@pytest.mark.parametrize("Est", ALL_ESTIMATORS)
+def test_auto_takes_sparse_rows_at_any_size(Est, moons, monkeypatch):
+    X, _, y_ssl = moons
+    X = X + 2.0
+    _auto_min_samples(monkeypatch, 1)
+    assert Est().__sklearn_tags__().input_tags.sparse
+    assert not Est(neighbors="ivf").__sklearn_tags__().input_tags.sparse
+    X_sparse = sparse.csr_matrix(X)
+    model = Est(n_neighbors=5).fit(X_sparse, y_ssl)
+    assert model.neighbors_backend_ == "exact"
+    ref = Est(n_neighbors=5, neighbors="exact").fit(X, y_ssl)
+    np.testing.assert_allclose(model.label_distributions_, ref.label_distributions_, atol=1e-12)
+    np.testing.assert_allclose(model.predict_proba(X_sparse), ref.predict_proba(X), atol=1e-12)
+
+
+@pytest.mark.parametrize("Est", ALL_ESTIMATORS)
+def test_neighbors_parameter_validation(Est, moons):
+    X, _, y_ssl = moons
+    with pytest.raises(InvalidParameterError, match="'auto'"):
+        Est(neighbors="automatic").fit(X + 2.0, y_ssl)
+    with pytest.raises(InvalidParameterError, match="neighbors"):
+        Est(neighbors=None).fit(X + 2.0, y_ssl)
+
+
+def test_resolve_neighbors_rule(monkeypatch):
+    X = np.zeros((100, 3))
+    given = NearestNeighbors()
+    for kind in ("knn_graph", "local"):
+        assert _graph.resolve_neighbors(given, X, kind) is given
+        assert _graph.resolve_neighbors("hnsw", X, kind) == "hnsw"
+    monkeypatch.setitem(_graph.AUTO_IVF_MIN_SAMPLES, "knn_graph", 100)
+    monkeypatch.setitem(_graph.AUTO_IVF_MIN_SAMPLES, "local", 101)
+    monkeypatch.setattr(_graph, "_faiss_installed", lambda: True)
+    assert _graph.resolve_neighbors("auto", X, "knn_graph") == "ivf"
+    assert _graph.resolve_neighbors("auto", X, "local") == "exact"
+    assert _graph.resolve_neighbors("auto", sparse.csr_matrix(X), "knn_graph") == "exact"
+    monkeypatch.setattr(_graph, "_faiss_installed", lambda: False)
+    assert _graph.resolve_neighbors("auto", X, "knn_graph") == "exact"
+    with pytest.raises(ValueError, match="resolve_neighbors"):
+        check_neighbors("auto")

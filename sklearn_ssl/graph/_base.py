@@ -20,26 +20,19 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import BaseSemiSupervisedClassifier
+from ..exceptions import UnreachedRowsWarning
+from ..utils._class_shares import check_class_shares
 from ..utils._labels import check_labeled_targets
 from ._graph import (
-    NEIGHBORS_BACKENDS,
+    NEIGHBORS_OPTIONS,
     check_n_neighbors,
     check_neighbors,
     default_gamma,
     gaussian_weights,
     kneighbors_blocked,
     knn_affinity,
+    resolve_neighbors,
 )
-
-
-class UnreachedRowsWarning(UserWarning):
-    """Some rows received no label: no labelled row reaches them.
-
-    Their graph component holds no labelled row, or they are more than
-    ``max_iter`` steps from one. They get ``class_prior_`` and are flagged in
-    ``unreached_``. To silence it:
-    ``warnings.filterwarnings("ignore", category=UnreachedRowsWarning)``.
-    """
 
 
 def _class_prior(y_encoded, labeled, n_classes):
@@ -83,18 +76,31 @@ class BaseGraphPropagation(BaseSemiSupervisedClassifier, metaclass=ABCMeta):
         check_labeled_targets(y[labeled])
         return X, y, labeled, y_encoded
 
-    def _sparse_X_ok(self):
-        """Whether rows may be a sparse matrix: the exact search (and a given
-        neighbours object) takes them; faiss and pynndescent need dense rows."""
-        return not isinstance(self.neighbors, str) or self.neighbors == "exact"
+    def _sparse_X_ok(self, neighbors):
+        """Whether rows may be a sparse matrix with this ``neighbors``: the exact search
+        (which "auto" picks for sparse X) and a given neighbours object take them;
+        faiss and pynndescent need dense rows."""
+        return not isinstance(neighbors, str) or neighbors in ("exact", "auto")
 
-    def _accept_sparse(self, X):
-        """``accept_sparse`` for validate_data, or a clear error for sparse X."""
-        if getattr(self, "kernel", None) == "precomputed" or self._sparse_X_ok():
+    def _fitted_neighbors(self):
+        """The ``neighbors`` the fitted index was built with ("auto" resolved)."""
+        return getattr(self, "neighbors_backend_", self.neighbors)
+
+    def _accept_sparse(self, X, neighbors):
+        """``accept_sparse`` for validate_data, or a clear error for sparse X.
+
+        ``neighbors``: the parameter in fit, :meth:`_fitted_neighbors` afterwards.
+        """
+        if getattr(self, "kernel", None) == "precomputed" or self._sparse_X_ok(neighbors):
             return "csr"
         if sparse.issparse(X):
-            if isinstance(self.neighbors, str):
-                why = f"neighbors={self.neighbors!r} searches dense rows"
+            if isinstance(self.neighbors, str) and self.neighbors == "auto":
+                why = (
+                    f"neighbors='auto' chose {neighbors!r} in fit (dense training rows), "
+                    "which searches dense rows"
+                )
+            elif isinstance(neighbors, str):
+                why = f"neighbors={neighbors!r} searches dense rows"
             else:
                 why = f"{type(self).__name__} takes sparse rows only with neighbors='exact'"
             raise TypeError(
@@ -129,7 +135,14 @@ class BaseGraphPropagation(BaseSemiSupervisedClassifier, metaclass=ABCMeta):
             )
         self.label_distributions_ = F
         self.unreached_ = unreached
-        self.transduction_ = self.classes_[np.argmax(F, axis=1)]
+        label = np.argmax(F, axis=1)
+        self.transduction_ = self.classes_[label]
+        self.class_share_ratio_ = check_class_shares(
+            self,
+            np.bincount(y_encoded[labeled], minlength=n_classes),
+            np.bincount(label[~labeled & ~unreached], minlength=n_classes),
+            what="the labels propagated to the unlabelled rows",
+        )
 
     def _normalize_scores(self, F):
         F = np.asarray(F, dtype=np.float64)
@@ -190,7 +203,7 @@ class BaseKNNPropagation(BaseGraphPropagation):
         "kernel": [StrOptions({"knn", "rbf", "precomputed"})],
         "gamma": [Interval(Real, 0, None, closed="neither"), None],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
-        "neighbors": [StrOptions(set(NEIGHBORS_BACKENDS)), HasMethods(["fit", "kneighbors"])],
+        "neighbors": [StrOptions(set(NEIGHBORS_OPTIONS)), HasMethods(["fit", "kneighbors"])],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
     }
@@ -201,7 +214,7 @@ class BaseKNNPropagation(BaseGraphPropagation):
         kernel="knn",
         gamma=None,
         n_neighbors=10,
-        neighbors="exact",
+        neighbors="auto",
         max_iter=1000,
         tol=1e-3,
         batch_size=None,
@@ -237,7 +250,7 @@ class BaseKNNPropagation(BaseGraphPropagation):
         if self.kernel == "precomputed":
             # No neighbour search and no kernel width here: a refit must not keep
             # those of an earlier fit on features.
-            for attr in ("neighbors_", "gamma_"):
+            for attr in ("neighbors_", "neighbors_backend_", "gamma_"):
                 vars(self).pop(attr, None)
             if X.shape[0] != X.shape[1]:
                 raise ValueError(
@@ -252,8 +265,9 @@ class BaseKNNPropagation(BaseGraphPropagation):
             A.eliminate_zeros()
             return A
         check_n_neighbors(self.n_neighbors, n_samples)
+        self.neighbors_backend_ = resolve_neighbors(self.neighbors, X, "knn_graph")
         self.neighbors_ = check_neighbors(
-            self.neighbors, n_jobs=self.n_jobs, random_state=self.random_state
+            self.neighbors_backend_, n_jobs=self.n_jobs, random_state=self.random_state
         ).fit(X)
         dist, ind = kneighbors_blocked(
             self.neighbors_,
@@ -274,9 +288,9 @@ class BaseKNNPropagation(BaseGraphPropagation):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data (sparse with ``neighbors="exact"`` or a neighbours
-            object that takes it); with ``kernel="precomputed"`` a (sparse)
-            square affinity matrix.
+            Training data (sparse with ``neighbors="auto"``, ``"exact"`` or a
+            neighbours object that takes it); with ``kernel="precomputed"`` a
+            (sparse) square affinity matrix.
         y : array-like of shape (n_samples,)
             Labels, ``-1`` for unlabelled rows.
 
@@ -286,7 +300,7 @@ class BaseKNNPropagation(BaseGraphPropagation):
             Fitted estimator.
         """
         X, _, labeled, y_encoded = self._validate_semi_supervised(
-            X, y, accept_sparse=self._accept_sparse(X)
+            X, y, accept_sparse=self._accept_sparse(X, self.neighbors)
         )
         n_classes = len(self.classes_)
         W = self._affinity(X)
@@ -336,7 +350,9 @@ class BaseKNNPropagation(BaseGraphPropagation):
 
     def _predict_scores(self, X):
         precomputed = self.kernel == "precomputed"
-        X = validate_data(self, X, reset=False, accept_sparse=self._accept_sparse(X))
+        X = validate_data(
+            self, X, reset=False, accept_sparse=self._accept_sparse(X, self._fitted_neighbors())
+        )
         if precomputed:
             # Rows of X are affinities to the training rows.
             return np.asarray(_check_affinities(X) @ self.label_distributions_)
@@ -359,6 +375,6 @@ class BaseKNNPropagation(BaseGraphPropagation):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = self.kernel == "precomputed" or self._sparse_X_ok()
+        tags.input_tags.sparse = self.kernel == "precomputed" or self._sparse_X_ok(self.neighbors)
         tags.input_tags.pairwise = self.kernel == "precomputed"
         return tags

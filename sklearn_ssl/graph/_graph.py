@@ -3,10 +3,14 @@
 Every estimator of :mod:`sklearn_ssl.graph` finds neighbours through one object
 with scikit-learn's ``NearestNeighbors`` API (``fit(X)`` then
 ``kneighbors(X, n_neighbors)`` returning Euclidean distances and indices), made
-by :func:`check_neighbors` from the ``neighbors`` parameter:
+by :func:`check_neighbors` from the ``neighbors`` parameter, once
+:func:`resolve_neighbors` has turned ``"auto"`` into a backend for the data:
 
+``"auto"``
+    the default: ``"ivf"`` from ``AUTO_IVF_MIN_SAMPLES`` training rows when
+    faiss is installed and ``X`` is a dense array, ``"exact"`` otherwise.
 ``"exact"``
-    scikit-learn's :class:`~sklearn.neighbors.NearestNeighbors` (the default).
+    scikit-learn's :class:`~sklearn.neighbors.NearestNeighbors`.
 ``"hnsw"``
     faiss' HNSW graph index, approximate; fast to query, for kNN graphs of
     10^5 rows and more (``pip install sklearn-ssl[ann]``).
@@ -41,6 +45,8 @@ from sklearn.utils import check_random_state
 from threadpoolctl import OpenBLASController, ThreadpoolController
 
 NEIGHBORS_BACKENDS = ("exact", "hnsw", "ivf", "nndescent")
+# The string values of the estimators' ``neighbors`` parameter.
+NEIGHBORS_OPTIONS = ("auto", *NEIGHBORS_BACKENDS)
 
 # Rows per block when batch_size is None: 4096 query rows against 10^4
 # reference rows is ~330 MB of float64 distances inside scikit-learn at worst.
@@ -59,6 +65,67 @@ def _import_optional(module, extra):
             f"This option needs the optional dependency {module!r}, which is not "
             f"installed. Install it with: pip install 'sklearn-ssl[{extra}]'."
         ) from exc
+
+
+def _faiss_installed():
+    """Whether faiss can be imported (``pip install 'sklearn-ssl[ann]'``)."""
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _is_dask_collection(X):
+    return type(X).__module__.split(".")[0] == "dask" or hasattr(X, "__dask_graph__")
+
+
+# Training rows from which neighbors="auto" searches with "ivf" (faiss) rather than
+# "exact", per kind of estimator (benchmarks/README.md, "neighbors='auto'", has the
+# measurements). The exact kNN graph costs O(N^2); LocalLabelPropagation's exact
+# search only O(N M) for M labelled rows, so "ivf" pays off later there. "ivf" is
+# approximate, and its cost in accuracy decides how early to switch:
+AUTO_IVF_MIN_SAMPLES = {
+    # LabelPropagation, LabelSpreading: "ivf"'s graph costs some accuracy at every
+    # size measured, so switch only where the exact graph has become slow and "ivf"
+    # is an order of magnitude faster.
+    "knn_graph": 50_000,
+    # LocalLabelPropagation: "ivf" costs almost no accuracy here, but saves little
+    # time below this size.
+    "local": 100_000,
+}
+
+
+def resolve_neighbors(neighbors, X, kind):
+    """The ``neighbors`` a fit on ``X`` uses: ``"auto"`` made a backend, else as given.
+
+    As scikit-learn's ``NearestNeighbors(algorithm="auto")``, the choice is made
+    once per fit, from the training data: ``"exact"`` for sparse ``X`` (the
+    faiss backends take dense rows), for a dask array (only the exact search
+    runs on dask's workers) and when faiss is not installed; otherwise
+    ``"ivf"`` from ``AUTO_IVF_MIN_SAMPLES[kind]`` rows, ``"exact"`` below.
+
+    Parameters
+    ----------
+    neighbors : {"auto", "exact", "hnsw", "ivf", "nndescent"} or estimator
+        The estimator's ``neighbors`` parameter.
+    X : {ndarray, sparse matrix} or dask array of shape (n_samples, n_features)
+        The training rows.
+    kind : {"knn_graph", "local"}
+        Which threshold of ``AUTO_IVF_MIN_SAMPLES`` applies.
+
+    Returns
+    -------
+    neighbors : {"exact", "hnsw", "ivf", "nndescent"} or estimator
+    """
+    if not (isinstance(neighbors, str) and neighbors == "auto"):
+        return neighbors
+    if sparse.issparse(X) or _is_dask_collection(X):
+        return "exact"
+    # faiss is imported only for data large enough to use it.
+    if X.shape[0] >= AUTO_IVF_MIN_SAMPLES[kind] and _faiss_installed():
+        return "ivf"
+    return "exact"
 
 
 def _float32_frame(X):
@@ -632,7 +699,8 @@ def check_neighbors(neighbors, *, n_jobs=None, random_state=None, n_queries=None
     ----------
     neighbors : {"exact", "hnsw", "ivf", "nndescent"} or estimator
         The backend (see the module docstring), or an object with ``fit`` and
-        ``kneighbors`` following :class:`~sklearn.neighbors.NearestNeighbors`.
+        ``kneighbors`` following :class:`~sklearn.neighbors.NearestNeighbors`;
+        ``"auto"`` must have been resolved by :func:`resolve_neighbors`.
     n_jobs : int, default=None
         Threads for the exact backend.
     random_state : int, RandomState instance or None
@@ -655,6 +723,11 @@ def check_neighbors(neighbors, *, n_jobs=None, random_state=None, n_queries=None
             return _FaissIVF(n_queries=n_queries, random_state=random_state)
         if neighbors == "nndescent":
             return _NNDescent(random_state=random_state, n_jobs=n_jobs)
+        if neighbors == "auto":
+            raise ValueError(
+                "neighbors='auto' depends on the training data; pass it through "
+                "resolve_neighbors(neighbors, X, kind) first."
+            )
         raise ValueError(
             f"neighbors={neighbors!r} is not a known backend; use one of "
             f"{NEIGHBORS_BACKENDS} or an object with fit and kneighbors methods."

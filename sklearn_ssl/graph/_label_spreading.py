@@ -38,11 +38,15 @@ class LabelSpreading(BaseKNNPropagation):
         kNN distances (stored in ``gamma_``).
     n_neighbors : int, default=10
         Neighbours per row in the graph, and for predicting new rows.
-    neighbors : {"exact", "hnsw", "ivf", "nndescent"} or estimator, default="exact"
+    neighbors : {"auto", "exact", "hnsw", "ivf", "nndescent"} or estimator, \
+            default="auto"
         How neighbours are found: exact (scikit-learn ``NearestNeighbors``),
         approximate with faiss (``"hnsw"``, ``"ivf"``; ``pip install
         sklearn-ssl[ann]``) or pynndescent (``"nndescent"``), or any unfitted
-        object with ``fit`` and ``kneighbors`` (it is cloned).
+        object with ``fit`` and ``kneighbors`` (it is cloned). ``"auto"`` picks
+        ``"ivf"`` for a dense ``X`` of 50,000 rows or more when faiss is
+        installed, and ``"exact"`` otherwise (sparse ``X``, fewer rows, no
+        faiss); ``neighbors_backend_`` says which.
     alpha : float, default=0.2
         Weight of the neighbours against the initial labels, in ``(0, 1)``.
     max_iter : int, default=30
@@ -79,8 +83,18 @@ class LabelSpreading(BaseKNNPropagation):
         rerun only.
     gamma_ : float
         Width used for ``"rbf"`` weights.
+    neighbors_backend_ : str or estimator
+        The ``neighbors`` of this fit: for ``"auto"`` the backend it chose
+        (``"exact"`` or ``"ivf"``), otherwise ``neighbors`` as given. Not set
+        with ``kernel="precomputed"``.
     neighbors_ : object
         Fitted neighbour index over the training rows.
+    class_share_ratio_ : float in [0, 1]
+        Smallest ratio of a class's share among the labels propagated to the
+        unlabelled rows (reached ones) to its share among the labelled rows
+        (1: the same shares; 0: a labelled class reached no unlabelled row).
+        Below 0.25, ``fit`` warns with
+        :class:`~sklearn_ssl.exceptions.ClassShareDriftWarning`.
     n_features_in_ : int
         Number of features seen during fit.
 
@@ -118,7 +132,7 @@ class LabelSpreading(BaseKNNPropagation):
         kernel="knn",
         gamma=None,
         n_neighbors=10,
-        neighbors="exact",
+        neighbors="auto",
         alpha=0.2,
         max_iter=30,
         tol=1e-3,

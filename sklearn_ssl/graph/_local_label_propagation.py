@@ -21,17 +21,15 @@ from ..utils._labels import check_labeled_targets, check_semi_supervised_y
 from ..utils._weights import accepts_sample_weight, sample_weight_params, weight_taker_name
 from ._base import BaseGraphPropagation
 from ._graph import (
-    NEIGHBORS_BACKENDS,
+    NEIGHBORS_OPTIONS,
+    _is_dask_collection,
     _is_faiss,
     _kneighbors,
     _row_blocks,
     block_parallel,
     check_neighbors,
+    resolve_neighbors,
 )
-
-
-def _is_dask_collection(X):
-    return type(X).__module__.split(".")[0] == "dask" or hasattr(X, "__dask_graph__")
 
 
 def _import_dask():
@@ -44,6 +42,11 @@ def _import_dask():
             "imported). Install it with: pip install 'sklearn-ssl[dask]'."
         ) from exc
     return dask
+
+
+def _is_exact(neighbors):
+    # isinstance first: == would call a neighbours object's __eq__.
+    return isinstance(neighbors, str) and neighbors == "exact"
 
 
 def _zero_rows_error(n_zero):
@@ -206,12 +209,16 @@ class LocalLabelPropagation(BaseGraphPropagation):
     max_iter : int, default=1
         Rounds of (propagate, fit ``estimator``, re-embed with its
         ``transform``). Only used with an estimator that has ``transform``.
-    neighbors : {"exact", "hnsw", "ivf", "nndescent"} or estimator, default="exact"
+    neighbors : {"auto", "exact", "hnsw", "ivf", "nndescent"} or estimator, \
+            default="auto"
         How nearest rows are found: exact blocked search, approximate with faiss
         (``"ivf"`` is the fast choice for millions of rows; ``pip install
         sklearn-ssl[ann]``) or pynndescent, or any object with ``fit`` and
         ``kneighbors`` that returns Euclidean distances (LLP normalises the rows
         and derives the cosine similarity from them; another metric is an error).
+        ``"auto"`` picks ``"ivf"`` for a dense ``X`` of 100,000 rows or more
+        when faiss is installed, and ``"exact"`` otherwise (sparse ``X``, a dask
+        array, fewer rows, no faiss); ``neighbors_backend_`` says which.
     batch_size : int, default=None
         Rows per block; bounds memory. None means 4096, or 32768 with the faiss
         backends (``"ivf"``, ``"hnsw"``), whose blocks hold only the ``K``
@@ -242,10 +249,21 @@ class LocalLabelPropagation(BaseGraphPropagation):
         ``log rho(v_i)`` of each labelled row, up to a constant (eq. 4).
     n_neighbors_ : int
         ``K`` actually used.
+    neighbors_backend_ : str or estimator
+        The ``neighbors`` of this fit: for ``"auto"`` the backend it chose
+        (``"exact"`` or ``"ivf"``), otherwise ``neighbors`` as given.
+    neighbors_ : object
+        Fitted neighbour index over the labelled rows (the vote search).
     estimator_ : estimator
         The fitted estimator (only when ``estimator`` is given).
     n_iter_ : int
         Rounds of propagation run.
+    class_share_ratio_ : float in [0, 1]
+        Smallest ratio of a class's share among the labels propagated to the
+        unlabelled rows (reached ones) to its share among the labelled rows
+        (1: the same shares; 0: a labelled class reached no unlabelled row).
+        Below 0.25, ``fit`` warns with
+        :class:`~sklearn_ssl.exceptions.ClassShareDriftWarning`.
     n_features_in_ : int
         Number of features seen during fit.
 
@@ -284,7 +302,7 @@ class LocalLabelPropagation(BaseGraphPropagation):
         "density_weighting": ["boolean"],
         "confidence_weighting": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "neighbors": [StrOptions(set(NEIGHBORS_BACKENDS)), HasMethods(["fit", "kneighbors"])],
+        "neighbors": [StrOptions(set(NEIGHBORS_OPTIONS)), HasMethods(["fit", "kneighbors"])],
     }
 
     def __init__(
@@ -297,7 +315,7 @@ class LocalLabelPropagation(BaseGraphPropagation):
         density_weighting=True,
         confidence_weighting=True,
         max_iter=1,
-        neighbors="exact",
+        neighbors="auto",
         batch_size=None,
         n_jobs=None,
         random_state=None,
@@ -327,7 +345,7 @@ class LocalLabelPropagation(BaseGraphPropagation):
         # K neighbours per row, and fewer blocks save a synchronisation and a
         # dispatch each (at 200,000 rows the votes took 0.456 s in blocks of 32768,
         # 0.497 in 4096).
-        return _row_blocks(n_rows, self.batch_size, _is_faiss(self.neighbors))
+        return _row_blocks(n_rows, self.batch_size, _is_faiss(self._fitted_neighbors()))
 
     def _effective_k(self, n_labeled, warn=True):
         if self.n_neighbors > n_labeled and warn:
@@ -367,13 +385,13 @@ class LocalLabelPropagation(BaseGraphPropagation):
             ref = _augment_reference(V_lab, bias)
         else:
             ref = V_lab
-        if self.neighbors == "exact":
+        if _is_exact(self._fitted_neighbors()):
             return NearestNeighbors(algorithm="brute").fit(ref)
         return self._make_index().fit(ref)
 
     def _make_index(self, n_queries=None):
         index = check_neighbors(
-            self.neighbors,
+            self._fitted_neighbors(),
             n_jobs=self.n_jobs,
             random_state=self.random_state,
             n_queries=n_queries,
@@ -459,8 +477,8 @@ class LocalLabelPropagation(BaseGraphPropagation):
         Parameters
         ----------
         X : {array-like, sparse matrix} or dask array of shape (n_samples, n_features)
-            Training data (sparse with ``neighbors="exact"``). Rows are
-            compared by cosine similarity, so none may be all zeros.
+            Training data (sparse with ``neighbors="auto"`` or ``"exact"``). Rows
+            are compared by cosine similarity, so none may be all zeros.
         y : array-like of shape (n_samples,)
             Labels, ``-1`` for unlabelled rows.
 
@@ -473,8 +491,9 @@ class LocalLabelPropagation(BaseGraphPropagation):
         if _is_dask_collection(X):
             return self._fit_dask(X, y)
         X, _, labeled, y_encoded = self._validate_semi_supervised(
-            X, y, accept_sparse=self._accept_sparse(X)
+            X, y, accept_sparse=self._accept_sparse(X, self.neighbors)
         )
+        self.neighbors_backend_ = resolve_neighbors(self.neighbors, X, "local")
         Z = X
         for n_iter in range(1, self.max_iter + 1):
             F = self._propagate_local(Z, labeled, y_encoded, warn=n_iter == 1)
@@ -487,7 +506,7 @@ class LocalLabelPropagation(BaseGraphPropagation):
             if sparse.issparse(Z):
                 # The faiss backends take dense rows; an embedding is narrow (often
                 # one column per class), so a sparse one is made dense for them.
-                Z = Z.tocsr() if self._sparse_X_ok() else Z.toarray()
+                Z = Z.tocsr() if self._sparse_X_ok(self._fitted_neighbors()) else Z.toarray()
             else:
                 Z = np.asarray(Z, dtype=np.float64)
             if Z.ndim == 1:  # e.g. a binary decision function: one column
@@ -504,10 +523,12 @@ class LocalLabelPropagation(BaseGraphPropagation):
         dask = _import_dask()
         import dask.array as da
 
-        if self.estimator is not None or self.neighbors != "exact":
+        backend = resolve_neighbors(self.neighbors, X, "local")  # "auto": "exact" on dask
+        if self.estimator is not None or not _is_exact(backend):
             raise ValueError(
                 "With a dask array X, LocalLabelPropagation supports estimator=None and "
-                "neighbors='exact'. Compute X to a NumPy array for the other options."
+                "neighbors='exact' (or 'auto', which is exact there). Compute X to a NumPy "
+                "array for the other options."
             )
         if X.ndim != 2:
             raise ValueError(f"Expected a 2D dask array, got {X.ndim} dimension(s).")
@@ -516,6 +537,7 @@ class LocalLabelPropagation(BaseGraphPropagation):
                 "X is a dask array whose chunk sizes are unknown (after boolean indexing, "
                 "for example). Call X = X.compute_chunk_sizes() before fit."
             )
+        self.neighbors_backend_ = backend
         y, labeled, self.classes_, y_encoded = check_semi_supervised_y(y)
         check_labeled_targets(y[labeled])
         if y.shape[0] != X.shape[0]:
@@ -570,15 +592,21 @@ class LocalLabelPropagation(BaseGraphPropagation):
     def _row_dtype(self):
         # faiss searches float32 rows: unit rows made float32 once (from norms
         # computed in float64) halve the copies and the memory they pass through.
-        return np.float32 if _is_faiss(self.neighbors) else np.float64
+        return np.float32 if _is_faiss(self._fitted_neighbors()) else np.float64
 
-    def _sparse_X_ok(self):
-        # The exact search takes sparse rows; the augmented vectors stay sparse.
-        return isinstance(self.neighbors, str) and self.neighbors == "exact"
+    def _sparse_X_ok(self, neighbors):
+        # The exact search takes sparse rows ("auto" picks it for sparse X); the
+        # augmented vectors stay sparse.
+        return isinstance(neighbors, str) and neighbors in ("exact", "auto")
+
+    def _checked_X(self, X):
+        """``X`` at predict time, checked as fit checked it."""
+        return validate_data(
+            self, X, reset=False, accept_sparse=self._accept_sparse(X, self._fitted_neighbors())
+        )
 
     def _predict_scores(self, X):
-        X = validate_data(self, X, reset=False, accept_sparse=self._accept_sparse(X))
-        return self._votes(_unit_rows(X, self._row_dtype()))
+        return self._votes(_unit_rows(self._checked_X(X), self._row_dtype()))
 
     def _estimator_has(attr):
         def check(self):
@@ -609,9 +637,7 @@ class LocalLabelPropagation(BaseGraphPropagation):
         if self.estimator is not None:
             # The checks fit made (feature names and count): the estimator was fitted
             # on the validated array, so it cannot tell reordered columns apart.
-            return self.estimator_.predict_proba(
-                validate_data(self, X, reset=False, accept_sparse=self._accept_sparse(X))
-            )
+            return self.estimator_.predict_proba(self._checked_X(X))
         return super().predict_proba(X)
 
     def predict(self, X):
@@ -631,14 +657,12 @@ class LocalLabelPropagation(BaseGraphPropagation):
         if self.estimator is not None:
             # The checks fit made (feature names and count): the estimator was fitted
             # on the validated array, so it cannot tell reordered columns apart.
-            return self.estimator_.predict(
-                validate_data(self, X, reset=False, accept_sparse=self._accept_sparse(X))
-            )
+            return self.estimator_.predict(self._checked_X(X))
         return super().predict(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = self._sparse_X_ok()
+        tags.input_tags.sparse = self._sparse_X_ok(self.neighbors)
         if self.estimator is not None:
             from sklearn.utils import get_tags
 
