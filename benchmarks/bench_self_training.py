@@ -5,6 +5,8 @@ Prints markdown tables of test accuracy (mean ± std over seeds) and fit time.
     python benchmarks/bench_self_training.py mnist --data ../shared/data/mnist/mnist.npz
     python benchmarks/bench_self_training.py digits
     python benchmarks/bench_self_training.py defaults
+    python benchmarks/bench_self_training.py threads --seeds 0 1 2
+    python benchmarks/bench_self_training.py blas-sizes
 
 ``mnist`` reproduces seed 000's experiment: 1000 class-balanced labelled rows of the
 60000 training images, the rest unlabelled, Normalizer -> PCA(50) ->
@@ -12,11 +14,18 @@ PolynomialFeatures(2) -> SGDClassifier(log_loss, alpha=1e-5), scored on the
 10000 test images. The unsupervised feature steps are fitted once per seed on
 all training images (as the seed does) and the classifiers are timed on the
 resulting features, so fit times compare the self-training loops alone.
+
+``threads`` times fits with the default BLAS threads and no limit (the library
+before it limited small fits), with ``threadpool_limits(1)`` around the whole
+fit, and with the library's limit (``sklearn_ssl.utils._blas``), alternating
+the order, on digits and on an MNIST subset; ``blas-sizes`` times single
+LogisticRegression fits of growing size with default threads and with one.
 """
 
 import argparse
 import time
 import warnings
+from contextlib import nullcontext
 
 import numpy as np
 from sklearn.base import clone
@@ -28,10 +37,12 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import Normalizer, PolynomialFeatures, StandardScaler
 from sklearn.semi_supervised import SelfTrainingClassifier
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from sklearn_ssl import SelfTrainingWrapper
 from sklearn_ssl.datasets import hide_labels
 from sklearn_ssl.self_training import RampSchedule
+from sklearn_ssl.utils import _blas
 
 
 def run(methods, X_train, y_ssl, X_test, y_test, verbose=False):
@@ -95,6 +106,10 @@ def bench_mnist(args):
             )
         ),
         "PseudoLabeler() defaults": SelfTrainingWrapper(sgd, random_state=0),
+        "PseudoLabeler(class_balance=False, min_labeled_fraction=0.125) [defaults before "
+        "the suite]": SelfTrainingWrapper(
+            sgd, class_balance=False, min_labeled_fraction=0.125, random_state=0
+        ),
         "sklearn SelfTrainingClassifier(threshold=0.75)": SelfTrainingClassifier(
             sgd, threshold=0.75
         ),
@@ -204,9 +219,107 @@ def bench_defaults(args):
         table(f"{name}, {n} labels per class, LogisticRegression, seeds {args.seeds}", results)
 
 
+THREAD_MODES = ("default threads, no limit", "one thread", "default threads, limit")
+
+
+def fit_seconds(est, X, y_ssl, mode):
+    """Fit ``est`` under a thread mode of THREAD_MODES; return (seconds, refits)."""
+    bound = _blas.SMALL_BLAS_WORK
+    if mode == THREAD_MODES[0]:
+        _blas.SMALL_BLAS_WORK = -1  # nothing counts as small: the library before the limit
+    limit = threadpool_limits(1, user_api="blas") if mode == THREAD_MODES[1] else nullcontext()
+    try:
+        with limit, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # timing only
+            tic = time.perf_counter()
+            est.fit(X, y_ssl)
+            return time.perf_counter() - tic, est.n_iter_
+    finally:
+        _blas.SMALL_BLAS_WORK = bound
+
+
+def mnist_features(path, n_rows, seed):
+    """The first ``n_rows`` MNIST training images, Normalizer -> PCA(50) -> poly 2."""
+    data = np.load(path)
+    X = data["x_train"][:n_rows].reshape(n_rows, -1).astype(np.float64)
+    feats = make_pipeline(Normalizer(), PCA(50, random_state=seed), PolynomialFeatures(2))
+    return feats.fit_transform(X), data["y_train"][:n_rows].astype(np.int64)
+
+
+def bench_threads(args):
+    """Fit times (median of ``--repeats`` alternating runs per seed) in each thread mode."""
+    blas = [
+        (i["internal_api"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"
+    ]
+    print(f"BLAS (library, threads): {blas}; one thread up to {_blas.SMALL_BLAS_WORK:,} values")
+    cases = {
+        "digits, defaults": lambda: SelfTrainingWrapper(),
+        "digits, sample_rate=0.01": lambda: SelfTrainingWrapper(sample_rate=0.01),
+        "digits, sample_rate=5, confidence": lambda: SelfTrainingWrapper(
+            sample_rate=5, selection="confidence"
+        ),
+        f"MNIST {args.mnist_rows:,} rows, 1326 features, sample_rate=0.25, LR(max_iter=30)": (
+            lambda: SelfTrainingWrapper(LogisticRegression(max_iter=30), sample_rate=0.25)
+        ),
+    }
+    if args.only:
+        cases = {k: v for k, v in cases.items() if any(part in k for part in args.only)}
+    lines = [
+        "| case | seed | refits | " + " | ".join(f"{m} (s)" for m in THREAD_MODES) + " |",
+        "|---|---|---|" + "---|" * len(THREAD_MODES),
+    ]
+    for name, make in cases.items():
+        for seed in args.seeds:
+            if name.startswith("digits"):
+                X, y_ssl, _, _ = small_data("digits", seed)
+            else:
+                X, y = mnist_features(args.data, args.mnist_rows, seed)
+                y_ssl = hide_labels(y, n_per_class=100, random_state=seed)
+            times = {m: [] for m in THREAD_MODES}
+            for r in range(args.repeats):
+                # rotate the order so that no mode always runs first or last
+                for mode in THREAD_MODES[r % 3 :] + THREAD_MODES[: r % 3]:
+                    sec, refits = fit_seconds(make().set_params(random_state=seed), X, y_ssl, mode)
+                    times[mode].append(sec)
+            medians = " | ".join(f"{np.median(times[m]):.2f}" for m in THREAD_MODES)
+            lines.append(f"| {name} | {seed} | {refits} | {medians} |")
+            print(lines[-1], flush=True)
+    print("\n" + "\n".join(lines), flush=True)
+
+
+def bench_blas_sizes(args):
+    """LogisticRegression fits of 20 L-BFGS iterations (tol=0) on the first n rows and
+    p columns of the MNIST features, default BLAS threads against one (medians of
+    ``--repeats`` alternating runs): where BLAS threads start to pay."""
+    sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes]
+    X_all, y_all = mnist_features(args.data, max(n for n, _ in sizes), seed=0)
+    lines = ["| rows x features | values | default threads (s) | one thread (s) | ratio |"]
+    lines.append("|---|---|---|---|---|")
+    for n, p in sizes:
+        X, y = np.ascontiguousarray(X_all[:n, :p]), y_all[:n]
+        est = LogisticRegression(max_iter=20, tol=0)
+        times = {"default": [], "one": []}
+        for r in range(args.repeats):
+            for mode in ("default", "one") if r % 2 == 0 else ("one", "default"):
+                limit = threadpool_limits(1, user_api="blas") if mode == "one" else nullcontext()
+                with limit, warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    tic = time.perf_counter()
+                    clone(est).fit(X, y)
+                    times[mode].append(time.perf_counter() - tic)
+        default, one = np.median(times["default"]), np.median(times["one"])
+        lines.append(
+            f"| {n} x {p} | {n * p:.1e} | {default:.2f} | {one:.2f} | {default / one:.1f} |"
+        )
+        print(lines[-1], flush=True)
+    print("\n" + "\n".join(lines), flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("benchmark", choices=["mnist", "digits", "defaults"])
+    parser.add_argument(
+        "benchmark", choices=["mnist", "digits", "defaults", "threads", "blas-sizes"]
+    )
     parser.add_argument(
         "--data", default="../shared/data/mnist/mnist.npz", help="path to mnist.npz (Keras layout)"
     )
@@ -218,10 +331,27 @@ def main():
     parser.add_argument(
         "--only", nargs="+", default=None, help="run only methods whose name contains one of these"
     )
+    parser.add_argument("--repeats", type=int, default=5, help="threads: runs per mode")
+    parser.add_argument(
+        "--mnist-rows", type=int, default=30000, help="threads: MNIST training rows"
+    )
+    parser.add_argument(
+        "--sizes",
+        nargs="+",
+        default=["1000x64", "10000x64", "1000x1326", "3000x1326", "10000x1326", "30000x1326"],
+        help="blas-sizes: rows x feature columns of the MNIST features",
+    )
     args = parser.parse_args()
     if args.seeds is None:
-        args.seeds = [0, 1, 2] if args.benchmark == "mnist" else list(range(10))
-    {"mnist": bench_mnist, "digits": bench_digits, "defaults": bench_defaults}[args.benchmark](args)
+        args.seeds = [0, 1, 2] if args.benchmark in ("mnist", "threads") else list(range(10))
+    benchmarks = {
+        "mnist": bench_mnist,
+        "digits": bench_digits,
+        "defaults": bench_defaults,
+        "threads": bench_threads,
+        "blas-sizes": bench_blas_sizes,
+    }
+    benchmarks[args.benchmark](args)
 
 
 if __name__ == "__main__":

@@ -96,7 +96,11 @@ def test_callable_schedule_and_check_sample_rate(blobs):
 def test_confidence_selection_takes_the_most_confident(blobs):
     X, _, y_ssl = blobs
     clf = SelfTrainingWrapper(
-        LogisticRegression(), selection="confidence", sample_rate=30, max_iter=1
+        LogisticRegression(),
+        selection="confidence",
+        class_balance=False,  # the 30 most confident rows, whatever their class
+        sample_rate=30,
+        max_iter=1,
     ).fit(X, y_ssl)
     sup = LogisticRegression().fit(X[y_ssl != -1], y_ssl[y_ssl != -1])
     unl = np.flatnonzero(y_ssl == -1)
@@ -278,9 +282,12 @@ def test_labelled_share_out_of_range_is_an_error(blobs, fraction):
 def test_labelled_share_needs_no_sample_weight(blobs):
     # Repetition works for classifiers without sample_weight.
     X, _, y_ssl = blobs
-    clf = SelfTrainingWrapper(KNeighborsClassifier(3), sample_rate=0.5).fit(X, y_ssl)
-    assert clf.history_[-1]["labeled_repeats"] == 4  # 12 r / (12 r + 288) >= 1/8
+    clf = SelfTrainingWrapper(KNeighborsClassifier(3), sample_rate=0.5, min_labeled_fraction=1 / 8)
+    assert clf.fit(X, y_ssl).history_[-1]["labeled_repeats"] == 4  # 12 r / (12 r + 288) >= 1/8
     assert clf.estimator_.n_samples_fit_ == 12 * 4 + 288
+    clf = SelfTrainingWrapper(KNeighborsClassifier(3), sample_rate=0.5).fit(X, y_ssl)
+    assert clf.history_[-1]["labeled_repeats"] == 24  # the default: at least half
+    assert clf.estimator_.n_samples_fit_ == 12 * 24 + 288
 
 
 def test_class_balance_caps_each_class(blobs):
@@ -333,12 +340,10 @@ def test_class_balance_caps_each_class(blobs):
 def test_relabel_changes_earlier_pseudo_labels():
     X, y = make_blobs(n_samples=300, centers=2, cluster_std=4.0, random_state=3)
     y_ssl = hide_labels(y, n_per_class=2, random_state=3)
-    fixed = SelfTrainingWrapper(
-        sample_rate=0.1, selection="random", random_state=0, relabel=False
-    ).fit(X, y_ssl)
-    relab = SelfTrainingWrapper(
-        sample_rate=0.1, selection="random", random_state=0, relabel=True
-    ).fit(X, y_ssl)
+    # class_balance=False: the pseudo-labels are the models' predictions.
+    params = dict(sample_rate=0.1, selection="random", class_balance=False, random_state=0)
+    fixed = SelfTrainingWrapper(relabel=False, **params).fit(X, y_ssl)
+    relab = SelfTrainingWrapper(relabel=True, **params).fit(X, y_ssl)
     assert all(h["n_relabeled"] == 0 for h in fixed.history_)
     assert sum(h["n_relabeled"] for h in relab.history_) > 0
     # without relabelling, the first pseudo-labels are what the first model predicted
@@ -366,6 +371,7 @@ def test_relabel_uses_the_latest_model():
         _RecordingLogisticRegression(max_iter=1000),
         sample_rate=0.1,
         selection="random",
+        class_balance=False,  # the pseudo-labels are the model's predictions
         max_iter=4,
         random_state=0,
     ).fit(X, y_ssl)
@@ -481,6 +487,8 @@ def test_early_stopping_reports_the_labels_of_the_kept_model():
     X, y = X[:800], y[:800]
     y_ssl = hide_labels(y, n_per_class=8, random_state=0)
     params = dict(early_stopping=True, n_iter_no_change=2, sample_rate=0.1, random_state=5)
+    # Labelled rows not repeated, so that refitting on the labels reproduces the model.
+    params.update(class_balance=False, min_labeled_fraction=0.0)
     clf = SelfTrainingWrapper(GaussianNB(), **params).fit(X, y_ssl)
     assert clf.termination_condition_ == "early_stopping" and clf.best_iteration_ >= 1
     stopped = SelfTrainingWrapper(GaussianNB(), **{**params, "max_iter": clf.best_iteration_})
@@ -653,3 +661,79 @@ def test_self_training_beats_supervised_on_digits():
     ssl = SelfTrainingWrapper(LogisticRegression(max_iter=1000), selection="confidence")
     ssl.fit(X[~test], y_ssl)
     assert ssl.score(X[test], y[test]) > sup.score(X[test], y[test]) + 0.01
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return [(i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+class BlasSpy(LogisticRegression):
+    """LogisticRegression that records the BLAS thread counts inside fit and
+    predict_proba, and can fail on a refit."""
+
+    def __init__(self, fail_on_refit=False, max_iter=100, warm_start=False):
+        self.fail_on_refit = fail_on_refit
+        super().__init__(max_iter=max_iter, warm_start=warm_start)
+
+    def _record(self):
+        from sklearn_ssl.graph._graph import _blas_controller
+
+        limited = {c.filepath for c in _blas_controller().lib_controllers}
+        threads = {n for path, n in _blas_threads() if path in limited}
+        self.__dict__.setdefault("blas_threads_seen_", set()).update(threads)
+
+    def fit(self, X, y, sample_weight=None):
+        self._record()
+        if self.fail_on_refit and hasattr(self, "coef_"):
+            raise RuntimeError("refit failed")
+        return super().fit(X, y, sample_weight=sample_weight)
+
+    def predict_proba(self, X):
+        self._record()
+        return super().predict_proba(X)
+
+
+def test_small_fits_run_with_one_blas_thread_and_restore_the_setting(monkeypatch):
+    # Hundreds of small refits and predictions: BLAS threads only hand tiny
+    # LAPACK calls (L-BFGS-B) and products around, so one thread inside them;
+    # the caller's setting afterwards, also when the wrapped classifier raises.
+    from threadpoolctl import threadpool_limits
+
+    from sklearn_ssl.utils import _blas
+
+    X, y = load_iris(return_X_y=True)
+    y_ssl = hide_labels(y, n_per_class=5, random_state=0)
+    with threadpool_limits(2, user_api="blas"):
+        before = _blas_threads()
+        clf = SelfTrainingWrapper(BlasSpy(), sample_rate=0.2, random_state=0).fit(X, y_ssl)
+        assert clf.refit_strategy_ == "warm_start" and clf.n_iter_ > 1
+        assert clf.estimator_.blas_threads_seen_ == {1}
+        assert _blas_threads() == before
+
+        failing = SelfTrainingWrapper(BlasSpy(fail_on_refit=True), sample_rate=0.2)
+        with pytest.raises(RuntimeError, match="refit failed"):
+            failing.fit(X, y_ssl)
+        assert failing.estimator_.blas_threads_seen_ == {1}
+        assert _blas_threads() == before
+
+        # Above the bound the caller's setting is kept.
+        monkeypatch.setattr(_blas, "SMALL_BLAS_WORK", 0)
+        clf = SelfTrainingWrapper(BlasSpy(), sample_rate=0.2, random_state=0).fit(X, y_ssl)
+        assert clf.estimator_.blas_threads_seen_ == {2}
+        assert _blas_threads() == before
+
+
+def test_blas_threads_for_counts_stored_values():
+    from contextlib import nullcontext
+
+    from scipy import sparse
+
+    from sklearn_ssl.utils._blas import SMALL_BLAS_WORK, blas_threads_for
+
+    assert not isinstance(blas_threads_for(np.zeros((50, 4))), nullcontext)
+    large = np.broadcast_to(0.0, (SMALL_BLAS_WORK // 4 + 1, 4))  # no memory
+    assert isinstance(blas_threads_for(large), nullcontext)
+    # A sparse matrix of that shape with few stored values is small work.
+    assert not isinstance(blas_threads_for(sparse.csr_matrix(large.shape)), nullcontext)

@@ -16,6 +16,9 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ..base import BaseSemiSupervisedClassifier
+from ..utils._blas import blas_threads_for
+from ..utils._class_shares import check_class_shares, class_share_ratio
+from ..utils._meta import estimator_has
 from ..utils._weights import accepts_sample_weight, sample_weight_params, weight_taker_name
 from ._schedule import check_sample_rate
 
@@ -24,13 +27,7 @@ _TERMINATION = ("max_iter", "no_change", "all_labeled", "early_stopping")
 
 def _estimator_has(attr):
     """Check the fitted estimator if there is one, else the unfitted one."""
-
-    def check(self):
-        if hasattr(self, "estimator_"):
-            return hasattr(self.estimator_, attr)
-        return hasattr(self._get_estimator(), attr)
-
-    return check
+    return estimator_has(attr, lambda self: [self._get_estimator()])
 
 
 def smooth_weight(confidence, threshold, exponent=1.0):
@@ -113,12 +110,15 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
     smooth_exponent : float > 0, default=1.0
         Shape of the smooth weight: 1 linear, 2 quadratic, 0.5 square root.
 
-    class_balance : bool, default=False
+    class_balance : bool, default=True
         If True, the pseudo-labels follow the class shares of the labelled
         rows: each iteration's rows go to the classes furthest below their
         share of all pseudo-labels so far (so rounding is made up in later
         iterations, even with fewer rows per iteration than classes). A class
-        short of candidates leaves its rows to the others.
+        short of candidates leaves its rows to the others. False lets the
+        classifier's predictions decide the shares; on imbalanced tables they
+        drift towards the majority class (the benchmark suite's self-training
+        rows in ``benchmarks/README.md`` chose True).
 
     relabel : bool, default=True
         If True, earlier pseudo-labels are predicted again each iteration by
@@ -130,8 +130,9 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         (about 10% more fit time); on digits, breast_cancer and wine it moved
         the defaults' accuracy by 0 to +0.11 points.
 
-    min_labeled_fraction : float in [0, 1), default=0.125
-        Smallest share of labelled rows in each refit. Once pseudo-labels
+    min_labeled_fraction : float in [0, 1), default=0.5
+        Smallest share of labelled rows in each refit (0.5 was chosen on the
+        benchmark suite over 0.125, see ``benchmarks/README.md``). Once pseudo-labels
         outnumber the labelled rows, these are repeated a whole number of
         times, so that they make up at least this fraction of the rows the
         classifier is fitted on -- as FixMatch's steps draw ``B`` labelled and
@@ -235,8 +236,16 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         ``n_relabeled``, ``n_pseudo_labeled`` (cumulative), ``mean_confidence``
         (of the added rows), ``class_counts`` (added rows per class, a dict),
         ``labeled_repeats`` (times each labelled row was in the refit, see
-        ``min_labeled_fraction``), ``fit_time`` and, with early stopping,
-        ``validation_score``.
+        ``min_labeled_fraction``), ``class_share_ratio`` (of all pseudo-labels
+        so far, see ``class_share_ratio_``), ``fit_time`` and, with early
+        stopping, ``validation_score``.
+
+    class_share_ratio_ : float in [0, 1]
+        Smallest ratio of a class's share among the final pseudo-labels to its
+        share among the labelled rows (1: the same shares; 0: a labelled class
+        got no pseudo-label). Below 0.25, fit warns with
+        :class:`~sklearn_ssl.exceptions.ClassShareDriftWarning`: the usual sign
+        of self-training collapsing onto the majority class.
 
     best_iteration_ : int
         With early stopping, the iteration whose classifier was kept.
@@ -271,7 +280,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
     >>> clf.n_iter_, [h["n_added"] for h in clf.history_]
     (5, [27, 27, 27, 27, 27])
     >>> round(clf.score(X, y), 2)
-    0.91
+    0.95
     """
 
     _parameter_constraints = {
@@ -307,9 +316,9 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         threshold=None,
         weighting="hard",
         smooth_exponent=1.0,
-        class_balance=False,
+        class_balance=True,
         relabel=True,
-        min_labeled_fraction=0.125,
+        min_labeled_fraction=0.5,
         max_iter=100,
         refit_strategy="auto",
         partial_fit_epochs=3,
@@ -410,7 +419,8 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         n_unlabeled = pool.shape[0]
         schedule = check_sample_rate(self.sample_rate, n_unlabeled)
         tau = self.threshold if self.threshold is not None else 1.0 / n_classes
-        prior = np.bincount(y_enc[train], minlength=n_classes) / train.sum()
+        labeled_counts = np.bincount(y_enc[train], minlength=n_classes)
+        prior = labeled_counts / train.sum()
 
         self.estimator_ = clone(base)
         self.refit_strategy_ = "full"
@@ -487,6 +497,9 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
                     )
                 },
                 "labeled_repeats": repeats,
+                "class_share_ratio": class_share_ratio(
+                    labeled_counts, np.bincount(y_enc[pseudo], minlength=n_classes)
+                ),
                 "fit_time": time.perf_counter() - tic,
             }
             self.history_.append(record)
@@ -513,6 +526,12 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
             labeled_iter[later] = -1
         self.best_iteration_ = best["iteration"] if best is not None else self.n_iter_
 
+        self.class_share_ratio_ = check_class_shares(
+            self,
+            labeled_counts,
+            np.bincount(y_enc[pseudo], minlength=n_classes),
+            what="the pseudo-labels",
+        )
         used = train | pseudo
         self.transduction_ = self._labels_like(y, y_enc, used)
         self.labeled_iter_ = labeled_iter
@@ -568,13 +587,14 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         if user_weight or self.weighting == "smooth":
             weight = self._row_weights(pseudo, confidence, base_weight, tau, train)[rows]
         est = self.estimator_
-        if self.refit_strategy_ == "partial_fit":
-            params = {} if weight is None else {"sample_weight": weight}
-            for _ in range(self.partial_fit_epochs):
-                est.partial_fit(X_fit, y_fit, classes=self.classes_, **params)
-            return repeats
-        params = {} if weight is None else sample_weight_params(est, weight)
-        est.fit(X_fit, y_fit, **params)
+        with blas_threads_for(X_fit):
+            if self.refit_strategy_ == "partial_fit":
+                params = {} if weight is None else {"sample_weight": weight}
+                for _ in range(self.partial_fit_epochs):
+                    est.partial_fit(X_fit, y_fit, classes=self.classes_, **params)
+                return repeats
+            params = {} if weight is None else sample_weight_params(est, weight)
+            est.fit(X_fit, y_fit, **params)
         return repeats
 
     def _choose_refit_strategy(self, n_samples):
@@ -649,7 +669,9 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         self.refit_strategy_ = strategy
 
     def _predict_proba_rows(self, X, rows):
-        proba = self.estimator_.predict_proba(_safe_indexing(X, rows))
+        X_rows = _safe_indexing(X, rows)
+        with blas_threads_for(X_rows):
+            proba = self.estimator_.predict_proba(X_rows)
         if proba.shape[1] != self.classes_.shape[0]:
             raise ValueError(
                 f"The wrapped estimator returned {proba.shape[1]} probability columns for "
