@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from scipy.optimize import check_grad
+from scipy.optimize import check_grad, minimize
 from sklearn.base import clone
 from sklearn.datasets import load_iris, make_blobs, make_classification, make_moons
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
@@ -18,7 +18,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn_ssl import SelfTrainingWrapper
 from sklearn_ssl.datasets import hide_labels
 from sklearn_ssl.linear_model import EntropyRegularizedLogisticRegression
-from sklearn_ssl.linear_model._entropy_logistic import _Objective
+from sklearn_ssl.linear_model._entropy_logistic import _lbfgs, _LbfgsMemory, _Objective
 
 TIGHT = dict(tol=1e-10, max_iter=10_000)
 
@@ -65,7 +65,12 @@ def test_lambda_zero_ignores_unlabeled_rows(binary):
     assert est.lambda_path_.tolist() == [0.0]
 
 
-def _objective(n_classes, sparse, fit_intercept, rng):
+def _objective(n_classes, sparse, fit_intercept, rng, fused=False):
+    """The objective on 60 rows, about 30% labelled.
+
+    ``fused``: as ``fit`` builds it, the unlabelled terms run on all rows (zero weight
+    on the labelled ones) and the labelled logits come from the same product.
+    """
     X, y = make_classification(
         n_samples=60,
         n_features=4,
@@ -79,17 +84,26 @@ def _objective(n_classes, sparse, fit_intercept, rng):
     lab = rng.rand(60) < 0.3
     lab[:n_classes] = True
     y_lab = (y[lab] == 1).astype(float) if n_classes == 2 else y[lab]
+    w_lab = rng.uniform(0.5, 1.5, lab.sum())
+    w_unl = w_unl_rows = rng.uniform(0.5, 1.5, (~lab).sum())
+    if fused:
+        X_unl, lab_rows = X, np.flatnonzero(lab)
+        w_unl = np.zeros(60)
+        w_unl[~lab] = w_unl_rows
+    else:
+        X_unl, lab_rows = X[~lab], None
     obj = _Objective(
         X[lab],
         y_lab,
-        rng.uniform(0.5, 1.5, lab.sum()),
-        X[~lab],
-        rng.uniform(0.5, 1.5, (~lab).sum()),
+        w_lab,
+        X_unl,
+        w_unl,
         n_coef_rows=1 if n_classes == 2 else n_classes,
         C=0.7,
         fit_intercept=fit_intercept,
         w_prior=rng.uniform(0.5, 1.5, lab.sum()),
         class_balance=1.5,
+        lab_rows=lab_rows,
     )
     obj.lambda_ = 2.0
     return obj
@@ -98,14 +112,82 @@ def _objective(n_classes, sparse, fit_intercept, rng):
 @pytest.mark.parametrize("n_classes", [2, 3])
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("fit_intercept", [True, False])
-def test_gradient_matches_finite_differences(n_classes, sparse, fit_intercept):
+@pytest.mark.parametrize("fused", [False, True])
+def test_gradient_matches_finite_differences(n_classes, sparse, fit_intercept, fused):
     rng = np.random.RandomState(0)
-    obj = _objective(n_classes, sparse, fit_intercept, rng)
+    obj = _objective(n_classes, sparse, fit_intercept, rng, fused=fused)
     for _ in range(3):
         params = rng.randn(obj.n_params)
         grad = obj(params)[1]
         err = check_grad(lambda w: obj(w)[0], lambda w: obj(w)[1], params, epsilon=1e-7)
         assert err < 1e-5 * max(1.0, np.linalg.norm(grad))
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_fused_objective_is_the_separate_one(n_classes, sparse):
+    """Labelled logits taken from the product over all rows change no value or gradient."""
+    separate = _objective(n_classes, sparse, True, np.random.RandomState(0))
+    fused = _objective(n_classes, sparse, True, np.random.RandomState(0), fused=True)
+    params = np.random.RandomState(1).randn(separate.n_params)
+    for lam in (0.0, 2.0):
+        separate.lambda_ = fused.lambda_ = lam
+        value, grad = separate(params)
+        fused_value, fused_grad = fused(params)
+        assert fused_value == pytest.approx(value, rel=1e-12)
+        np.testing.assert_allclose(fused_grad, grad, rtol=1e-10, atol=1e-14)
+
+
+def _scipy_lbfgs(obj, x0, tol):
+    return minimize(obj, x0, method="L-BFGS-B", jac=True, options={"gtol": tol, "maxiter": 10_000})
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_lbfgs_with_carried_memory_finds_scipys_minimisers(n_classes):
+    """Along an annealing path, L-BFGS started with the previous stage's curvature pairs
+    reaches the stationary points that scipy's L-BFGS-B, started afresh, reaches."""
+    obj = _objective(n_classes, False, True, np.random.RandomState(0))
+    x_ours = x_scipy = np.zeros(obj.n_params)
+    memory = _LbfgsMemory(50)
+    for lam in (0.0, 0.25, 0.5, 1.0, 2.0):
+        obj.lambda_ = lam
+        n_pairs = len(memory.s)
+        ours = _lbfgs(obj, x_ours, memory, max_iter=10_000, tol=1e-7)
+        ref = minimize(obj, x_scipy, method="L-BFGS-B", jac=True, options={"gtol": 1e-7})
+        assert np.abs(ours.jac).max() <= 1e-7
+        assert ours.fun == pytest.approx(ref.fun, rel=1e-7)
+        np.testing.assert_allclose(ours.x, ref.x, atol=1e-4)
+        assert len(memory.s) > n_pairs if lam == 0 else len(memory.s) >= n_pairs
+        x_ours, x_scipy = ours.x, ref.x
+
+
+def test_lbfgs_memory_keeps_the_newest_pairs_of_positive_curvature():
+    memory = _LbfgsMemory(3)
+    for k in range(5):
+        memory.add(np.array([1.0, k]), np.array([1.0, 0.0]))
+    memory.add(np.array([1.0, 0.0]), np.array([-1.0, 0.0]))  # s.y < 0: dropped
+    assert [s[1] for s in memory.s] == [2.0, 3.0, 4.0]
+    # On a quadratic, the direction from pairs spanning the space is the Newton step.
+    A = np.array([[3.0, 1.0], [1.0, 2.0]])
+    memory = _LbfgsMemory(10)
+    for s in (np.array([1.0, 0.0]), np.array([0.0, 1.0]), np.array([1.0, 1.0])):
+        memory.add(s, A @ s)
+    g = np.array([0.5, -2.0])
+    np.testing.assert_allclose(memory.direction(g), -np.linalg.solve(A, g), rtol=0.2)
+    memory.clear()
+    np.testing.assert_allclose(memory.direction(g), -g / np.linalg.norm(g))
+
+
+def test_lbfgs_stops_at_max_iter_and_on_a_failed_line_search():
+    obj = _objective(3, False, True, np.random.RandomState(0))
+    result = _lbfgs(obj, np.zeros(obj.n_params), _LbfgsMemory(10), max_iter=2, tol=1e-9)
+    assert (result.nit, result.success, result.message) == (2, False, "max_iter reached")
+
+    def no_descent(x):  # the gradient points the wrong way: no step can satisfy Wolfe
+        return float(x @ x), -2 * x - 1.0
+
+    result = _lbfgs(no_descent, np.ones(3), _LbfgsMemory(10), max_iter=100, tol=1e-9)
+    assert (result.nit, result.success, result.message) == (0, False, "line search failed")
 
 
 def _moons(n_samples=400, seed=0):
@@ -358,3 +440,47 @@ def test_lambda_is_tunable_by_grid_search():
     ).fit(X, y_ssl)
     assert search.best_params_["lambda_"] in (0.0, 1.0)
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+
+
+def test_scipy_curvature_pairs_are_put_oldest_first():
+    # scipy keeps L-BFGS-B's pairs in a ring buffer: after more than 10 updates the
+    # newest wrap around to the front. The pairs that seed the annealing stages
+    # must be in the order the steps were taken.
+    import scipy.optimize
+
+    from sklearn_ssl.linear_model._entropy_logistic import _pairs_oldest_first
+
+    rng = np.random.RandomState(0)
+    A = rng.randn(40, 40)
+    H = A @ A.T + np.diag(np.logspace(0, 3, 40))
+
+    def fun(x):
+        return 0.5 * x @ H @ x, H @ x
+
+    iterates = [np.ones(40)]
+    result = scipy.optimize.minimize(
+        fun,
+        np.ones(40),
+        jac=True,
+        method="L-BFGS-B",
+        callback=lambda xk: iterates.append(np.array(xk)),
+        options={"maxiter": 25, "gtol": 0.0, "ftol": 0.0},
+    )
+    assert result.nit > result.hess_inv.n_corrs  # the buffer wrapped around
+    pairs = _pairs_oldest_first(result.hess_inv, iterates)
+    steps = np.diff(np.array(iterates), axis=0)
+    assert len(pairs) == result.hess_inv.n_corrs
+    # Each pair is one of the steps taken, y = H s, and the steps come in the order
+    # they were taken: consecutive, the newest among the last two (scipy adds a
+    # step's pair at the start of the next iteration).
+    taken = []
+    for s, y in pairs:
+        k = int(np.argmin(np.abs(steps - s).max(axis=1)))
+        np.testing.assert_allclose(s, steps[k], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(y, H @ s, rtol=1e-6, atol=1e-8)
+        taken.append(k)
+    assert taken == list(range(taken[0], taken[0] + len(pairs)))
+    assert taken[-1] >= len(steps) - 2
+    # What scipy stores is not in that order (the reason for the helper).
+    stored = [int(np.argmin(np.abs(steps - s).max(axis=1))) for s in result.hess_inv.sk]
+    assert stored != sorted(stored)
