@@ -819,6 +819,8 @@ def test_early_stopping_load_best_restores_the_predicting_network(cls, moons):
 
     X, _, y_ssl = moons
     params = {**FAST, "lr": 0.05}
+    if cls is MeanTeacherClassifier:  # a ramp in steps: the same in 1 and 4 epochs
+        params["rampup_length"] = 20
     # train_loss "improves" when it rises: with loss falling, epoch 1 stays the best.
     stopper = EarlyStopping(monitor="train_loss", lower_is_better=False, patience=5, load_best=True)
     restored = cls(**{**params, "max_epochs": 4}, callbacks=[stopper]).fit(X, y_ssl)
@@ -965,3 +967,135 @@ def test_augmentations_refuse_what_they_cannot_take():
             aug(torch.ones(4, 3, dtype=torch.int64))
         with pytest.raises(TypeError, match="torch tensors"):
             aug(np.ones((4, 3), dtype=np.float32))
+
+
+# ---------------------------------------------------------------- training length
+
+
+def _table(n, n_labeled=10, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, 3).astype(np.float32)
+    y = np.full(n, -1)
+    y[:n_labeled] = np.arange(n_labeled) % 2
+    return X, y
+
+
+@pytest.mark.parametrize("n_rows", [12, 600])
+def test_max_steps_runs_the_same_steps_whatever_the_data_size(n_rows):
+    X, y = _table(n_rows)
+    params = dict(hidden_layer_sizes=(4,), batch_size=4, mu=2, random_state=0)
+    clf = FixMatchClassifier(max_steps=30, **params).fit(X, y)
+    assert clf.n_steps_ == 30
+    # 30 steps in epochs of ceil(30 / 20) = 2 steps.
+    assert clf.steps_per_epoch_ == 2 and len(clf.history) == 15
+    assert sum(clf.history[:, "train_batch_count"]) == 30
+    clf = FixMatchClassifier(max_steps=50, **params).fit(X, y)
+    assert clf.n_steps_ == 50 and clf.history[:, "train_batch_count"][-1] == 2  # 17 x 3 - 1
+    # max_epochs counts passes over the larger pool instead (max_steps is ignored).
+    passes = FixMatchClassifier(max_epochs=2, max_steps=30, **params).fit(X, y)
+    assert passes.steps_per_epoch_ == max(3, int(np.ceil((n_rows - 10) / 8)))
+    assert passes.n_steps_ == 2 * passes.steps_per_epoch_
+
+
+def test_partial_fit_runs_max_steps_more():
+    X, y = _table(100)
+    clf = PseudoLabelClassifier(hidden_layer_sizes=(4,), max_steps=20, batch_size=4, random_state=0)
+    clf.fit(X, y)
+    assert clf.n_steps_ == 20 and len(clf.history) == 20
+    clf.partial_fit(X, y)
+    assert clf.n_steps_ == 40 and len(clf.history) == 40
+    clf.set_params(warm_start=True, max_steps=6).fit(X, y)
+    assert clf.n_steps_ == 46
+    clf.set_params(warm_start=False).fit(X, y)
+    assert clf.n_steps_ == 6
+    assert FixMatchClassifier(max_steps=0).fit(X, y).n_steps_ == 0
+
+
+def test_training_length_is_validated():
+    X, y = _table(20)
+    with pytest.raises(ValueError, match="max_steps"):
+        FixMatchClassifier(max_steps=-1).fit(X, y)
+    with pytest.raises(ValueError, match="max_epochs"):
+        FixMatchClassifier(max_epochs=1.5).fit(X, y)
+
+
+# ---------------------------------------------------------------- progress and printing
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize(
+    "verbose, terminal, shown", [(None, True, True), (None, False, False), (0, True, False)]
+)
+def test_progress_line_only_in_a_terminal_by_default(monkeypatch, verbose, terminal, shown):
+    X, y = _table(40)
+    stderr = _Terminal() if terminal else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    clf = FixMatchClassifier(
+        hidden_layer_sizes=(4,), max_steps=8, batch_size=4, verbose=verbose, random_state=0
+    )
+    clf.set_params(callbacks__progress__delay=0.0).fit(X, y)
+    text = stderr.getvalue()
+    if not shown:
+        assert text == ""
+        return
+    assert text.startswith("\r") and text.endswith("\n") and "\x1b" not in text
+    assert text.count("\n") == 1  # one line, rewritten in place
+    assert "FixMatchClassifier: step 8/8 (100%)" in text.rsplit("\r", 1)[-1]
+
+
+def test_progress_line_waits_for_its_delay(monkeypatch):
+    X, y = _table(40)
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    FixMatchClassifier(hidden_layer_sizes=(4,), max_steps=8, batch_size=4).fit(X, y)
+    assert sys.stderr.getvalue() == ""  # shorter than the default 5 s
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_history_table_has_colours_only_in_a_terminal(monkeypatch, terminal):
+    X, y = _table(40)
+    stdout = _Terminal() if terminal else io.StringIO()
+    monkeypatch.setattr(sys, "stdout", stdout)
+    clf = FixMatchClassifier(
+        hidden_layer_sizes=(4,), max_steps=6, batch_size=4, verbose=1, random_state=0
+    )
+    clf.fit(X, y)
+    text = stdout.getvalue()
+    assert "train_loss" in text and text.count("\n") >= 8  # header, rule, 6 epochs
+    assert ("\x1b[" in text) == terminal  # skorch marks the best train_loss in colour
+
+
+# ---------------------------------------------------------------- class shares
+
+
+class _AlwaysFirstClass(torch.nn.Module):
+    """Logits that always pick class 0, whatever the input and the training."""
+
+    def __init__(self, n_features=2, n_classes=2):
+        super().__init__()
+        self.linear = torch.nn.Linear(n_features, n_classes)
+        self.register_buffer("bias", torch.tensor([100.0] + [0.0] * (n_classes - 1)))
+
+    def forward(self, x):
+        return 0.0 * self.linear(x) + self.bias
+
+
+def test_class_share_ratio_warns_on_a_collapse(moons):
+    from sklearn_ssl.exceptions import ClassShareDriftWarning
+
+    X, _, y_ssl = moons
+    with pytest.warns(ClassShareDriftWarning, match="predictions on the unlabelled rows"):
+        clf = FixMatchClassifier(_AlwaysFirstClass, max_steps=2, random_state=0).fit(X, y_ssl)
+    assert clf.class_share_ratio_ == 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ClassShareDriftWarning)
+        clf = FixMatchClassifier(**FAST).fit(X, y_ssl)
+    unlabeled = y_ssl == -1
+    predicted = np.bincount(clf.predict(X[unlabeled]), minlength=2) / unlabeled.sum()
+    assert clf.class_share_ratio_ == pytest.approx(min(1.0, predicted.min() / 0.5))
+    # Without unlabelled rows nothing is predicted: the ratio is 1.
+    labeled = ~unlabeled
+    assert FixMatchClassifier(**FAST).fit(X[labeled], y_ssl[labeled]).class_share_ratio_ == 1.0

@@ -267,3 +267,57 @@ def test_one_label_per_class_raises_no_regression_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         PseudoLabelClassifier(hidden_layer_sizes=(8,), max_epochs=1, batch_size=8).fit(X, y)
+
+
+def test_default_ramps_end_within_a_fit_of_any_length(moons):
+    # The default ramps are fractions of the training length: a fit of 20 or of 200
+    # steps ends at the full unlabelled weight, and partial_fit stays there.
+    X, _, y_ssl = moons
+    params = dict(hidden_layer_sizes=(8,), batch_size=8, random_state=0)
+    for max_steps in (20, 200):
+        teacher = MeanTeacherClassifier(max_steps=max_steps, **params).fit(X, y_ssl)
+        weights = teacher.history[:, "unsup_weight"]
+        assert weights[0] < 1.0 and weights[-1] == teacher.consistency_weight
+        lee = PseudoLabelClassifier(max_steps=max_steps, **params).fit(X, y_ssl)
+        weights = lee.history[:, "unsup_weight"]
+        assert weights[0] == 0.0 and weights[-1] == lee.max_unlabeled_weight
+    lee.partial_fit(X, y_ssl)
+    assert lee.history[:, "unsup_weight"][-20:] == [lee.max_unlabeled_weight] * 20
+    # Counts keep their meaning: T1 = 150 steps is not reached in 100.
+    lee = PseudoLabelClassifier(max_steps=100, rampup_start=150, rampup_end=300, **params)
+    assert lee.fit(X, y_ssl).history[:, "unsup_weight"] == [0.0] * 20
+    # With max_epochs the training length is max_epochs passes.
+    lee = PseudoLabelClassifier(max_epochs=4, rampup_start=0.25, rampup_end=0.5, **params)
+    weights = lee.fit(X, y_ssl).history[:, "unsup_weight"]
+    assert weights[0] == 0.0 and 0 < weights[1] < 3.0 and weights[2:] == [3.0, 3.0]
+
+
+@pytest.mark.parametrize(
+    "cls, params, match",
+    [
+        (MeanTeacherClassifier, {"rampup_length": 1.5}, "rampup_length"),
+        (PseudoLabelClassifier, {"rampup_end": 2.0}, "rampup_end"),
+        (PseudoLabelClassifier, {"rampup_start": 0.1, "rampup_end": 600}, "both be counts"),
+        (PseudoLabelClassifier, {"rampup_start": 0.5, "rampup_end": 0.2}, "must not be smaller"),
+    ],
+)
+def test_ramp_points_are_counts_or_fractions(moons, cls, params, match):
+    X, _, y_ssl = moons
+    with pytest.raises(ValueError, match=match):
+        cls(**params).fit(X, y_ssl)
+    # rampup_start=0 goes with either kind.
+    PseudoLabelClassifier(rampup_start=0, rampup_end=0.5, max_steps=2).fit(X, y_ssl)
+
+
+def test_default_strong_view_is_gaussian_noise_on_tables_and_randaugment_on_images(moons):
+    from sklearn_ssl.neural import GaussianNoise, RandAugmentCutout
+
+    X, _, y_ssl = moons
+    table = FixMatchClassifier(max_steps=1, batch_size=8, random_state=0).fit(X, y_ssl)
+    assert isinstance(table.strong_augmentation_, GaussianNoise)
+    assert table.strong_augmentation_.scale == 0.2
+    images = np.random.RandomState(0).rand(40, 1, 16, 16).astype(np.float32)
+    y_img = np.full(40, -1)
+    y_img[:4], y_img[4:8] = 0, 1
+    net = FixMatchClassifier(max_steps=1, batch_size=4, random_state=0).fit(images, y_img)
+    assert isinstance(net.strong_augmentation_, RandAugmentCutout)

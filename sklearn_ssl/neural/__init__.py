@@ -14,7 +14,14 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from ._augment import FeatureCorruption, FlipShift, GaussianNoise, RandAugmentCutout
-from ._callbacks import EMAWeights, SemiSupervisedLog, ema_update_, lee_alpha, sigmoid_rampup
+from ._callbacks import (
+    EMAWeights,
+    ProgressLine,
+    SemiSupervisedLog,
+    ema_update_,
+    lee_alpha,
+    sigmoid_rampup,
+)
 from ._fixmatch import FixMatchClassifier, confidence_weight
 from ._mean_teacher import MeanTeacherClassifier
 from ._modules import MLP, MixedPrecision, SmallCNN, WideResNet
@@ -29,6 +36,7 @@ __all__ = [
     "MLP",
     "MeanTeacherClassifier",
     "MixedPrecision",
+    "ProgressLine",
     "PseudoLabelClassifier",
     "RandAugmentCutout",
     "SemiSupervisedLog",

@@ -9,8 +9,7 @@ Defaults (``"auto"``), chosen from the number of dimensions of ``X`` in ``fit``:
 ============  ==============================  ==========================================
 ``X``         weak                            strong (FixMatch only)
 ============  ==============================  ==========================================
-2-d tabular   :class:`GaussianNoise` (0.05)   :class:`FeatureCorruption` (noise 0.15,
-                                              10% of entries swapped from other rows)
+2-d tabular   :class:`GaussianNoise` (0.05)   :class:`GaussianNoise` (0.2)
 4-d images    :class:`FlipShift`              :class:`RandAugmentCutout`
 ============  ==============================  ==========================================
 """
@@ -401,4 +400,4 @@ def default_augmentations(ndim):
     """Return the default ``(weak, strong)`` augmentations for ``X`` with ``ndim`` dims."""
     if ndim == 4:
         return FlipShift(), RandAugmentCutout()
-    return GaussianNoise(0.05), FeatureCorruption()
+    return GaussianNoise(0.05), GaussianNoise(0.2)

@@ -6,6 +6,9 @@ small steps:
 * ``get_iterator`` -- each training batch holds ``batch_size`` labelled rows
   followed by ``mu * batch_size`` unlabelled rows (``y == -1``), drawn from
   reshuffled passes over each pool; the data sit on the device once per fit.
+  With ``max_epochs=None`` an epoch is a fixed number of steps, so that a fit
+  runs ``max_steps`` steps whatever the data size (``fit_loop`` is skorch's,
+  given the number of epochs that makes).
 * ``train_step_single`` -- splits the batch and asks the subclass hook
   :meth:`BaseSemiSupervisedNet.semi_supervised_step` for the supervised and the
   unsupervised loss; the total is ``L_s + w(t) L_u`` (seed 001).
@@ -31,13 +34,14 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from skorch import NeuralNetClassifier
-from skorch.callbacks import Callback, EarlyStopping, EpochTimer, PassthroughScoring, PrintLog
+from skorch.callbacks import Callback, EarlyStopping, EpochTimer, PassthroughScoring
 from skorch.dataset import Dataset, unpack_data
 from skorch.utils import to_tensor
 from torch.optim.swa_utils import update_bn
 from torch.utils.data import DataLoader
 
 from ..base import BaseSemiSupervisedClassifier
+from ..utils._class_shares import check_class_shares
 from ..utils._labels import (
     UNLABELED,
     _as_array,
@@ -47,7 +51,7 @@ from ..utils._labels import (
     is_labeled,
 )
 from ._augment import check_augmented, default_augmentations
-from ._callbacks import SemiSupervisedLog
+from ._callbacks import HistoryTable, ProgressLine, SemiSupervisedLog
 from ._modules import MLP, SmallCNN, WideResNet
 
 
@@ -107,16 +111,30 @@ def _labeled_prefix(y):
     return n_labeled, bool(labeled[:n_labeled].all())
 
 
+EPOCHS_PER_FIT = 20
+"""With ``max_epochs=None``, a fit's ``max_steps`` steps are split into epochs of
+``ceil(max_steps / EPOCHS_PER_FIT)`` steps (the last one may be shorter)."""
+
+
+def _epoch_length(max_steps):
+    """Steps in each epoch of a fit of ``max_steps`` steps (``max_epochs=None``)."""
+    return max(1, math.ceil(max_steps / EPOCHS_PER_FIT))
+
+
 class _SemiSupervisedBatches:
     """Training iterator: ``batch_size`` labelled rows, then ``mu * batch_size`` unlabelled.
 
-    An epoch is one pass over the larger of the two pools (the other one is cycled),
-    i.e. ``ceil(max(n_labeled / B, n_unlabeled / max(1, round(mu B))))`` steps. ``X`` lives on
-    the training device; ``y`` stays on the CPU so that splitting a batch needs no
-    host-device synchronisation.
+    Rows come from reshuffled passes over each pool, continued from one epoch to
+    the next. With ``max_steps=None`` an epoch is one pass over the larger of the
+    two pools, i.e. ``ceil(max(n_labeled / B, n_unlabeled / max(1, round(mu B))))``
+    steps; otherwise the iterator hands out ``max_steps`` steps in all, in epochs
+    of :func:`_epoch_length` steps, whatever the size of the pools (an epoch
+    asked for beyond them has the same length). ``X`` lives on the training
+    device; ``y`` stays on the CPU so that splitting a batch needs no host-device
+    synchronisation.
     """
 
-    def __init__(self, X, y, batch_size, mu, device):
+    def __init__(self, X, y, batch_size, mu, device, max_steps=None):
         self.X = X
         self.y = y
         labeled = y != UNLABELED
@@ -136,17 +154,26 @@ class _SemiSupervisedBatches:
         steps = math.ceil(len(self.labeled) / batch_size)
         if self.n_unlabeled_batch:
             steps = max(steps, math.ceil(len(self.unlabeled) / self.n_unlabeled_batch))
-        self.n_steps = steps
+        self.steps_per_epoch = steps if max_steps is None else _epoch_length(max_steps)
+        self.steps_left = max_steps
         self.device = device
+        self._labeled, self._unlabeled = _Cycler(self.labeled), _Cycler(self.unlabeled)
 
     def __len__(self):
-        return self.n_steps
+        if self.steps_left:
+            return min(self.steps_per_epoch, self.steps_left)
+        return self.steps_per_epoch
 
     def __iter__(self):
-        labeled, unlabeled = _Cycler(self.labeled), _Cycler(self.unlabeled)
-        for _ in range(self.n_steps):
+        n_steps = len(self)
+        if self.steps_left:
+            self.steps_left -= n_steps
+        for _ in range(n_steps):
             idx = torch.cat(
-                [labeled.take(self.n_labeled_batch), unlabeled.take(self.n_unlabeled_batch)]
+                [
+                    self._labeled.take(self.n_labeled_batch),
+                    self._unlabeled.take(self.n_unlabeled_batch),
+                ]
             )
             # index_select: 4 us for 512 rows on a CPU, where X[idx] takes 11.
             yield self.X.index_select(0, idx.to(self.X.device, non_blocking=True)), self.y[idx]
@@ -251,14 +278,15 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         "criterion": [callable],
         "optimizer": [callable],
         "lr": [Interval(Real, 0, None, closed="neither")],
-        "max_epochs": [Interval(Integral, 0, None, closed="left")],
+        "max_epochs": [None, Interval(Integral, 0, None, closed="left")],
+        "max_steps": [Interval(Integral, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "mu": [Interval(Real, 0, None, closed="left")],
         "weak_augmentation": [None, callable, StrOptions({"auto"})],
         "train_split": [None, callable],
         "callbacks": [None, list, StrOptions({"disable"})],
         "warm_start": ["boolean"],
-        "verbose": ["verbose"],
+        "verbose": [None, "verbose"],
         "device": [None, str, torch.device],
         "batchnorm_recalibration": [Interval(Integral, 0, None, closed="left")],
         "random_state": ["random_state"],
@@ -272,14 +300,15 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         criterion=torch.nn.CrossEntropyLoss,
         optimizer=torch.optim.AdamW,
         lr=1e-3,
-        max_epochs=10,
+        max_epochs=None,
+        max_steps=2000,
         batch_size=64,
         mu=7,
         weak_augmentation="auto",
         train_split=None,
         callbacks=None,
         warm_start=False,
-        verbose=0,
+        verbose=None,
         device="cpu",
         batchnorm_recalibration=10000,
         random_state=None,
@@ -294,6 +323,7 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             optimizer=optimizer,
             lr=lr,
             max_epochs=max_epochs,
+            max_steps=max_steps,
             batch_size=batch_size,
             mu=mu,
             weak_augmentation=weak_augmentation,
@@ -379,7 +409,8 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             ("valid_acc", PassthroughScoring(name="valid_acc", lower_is_better=False)),
             ("ssl_log", SemiSupervisedLog()),
             *self._method_callbacks(),
-            ("print_log", PrintLog(keys_ignored=["pseudo_label_hist"])),
+            ("print_log", HistoryTable(keys_ignored=["pseudo_label_hist"])),
+            ("progress", ProgressLine()),  # verbose=None only
         ]
         if isinstance(self.verbose, Integral) and self.verbose > 1:
             try:
@@ -388,7 +419,7 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             except ImportError:  # pragma: no cover - tqdm is optional
                 pass
             else:
-                callbacks.insert(-1, ("progress_bar", ProgressBar()))
+                callbacks.insert(-2, ("progress_bar", ProgressBar()))
         return callbacks
 
     def _method_callbacks(self):
@@ -599,13 +630,25 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
 
     # ------------------------------------------------------------ skorch steps
 
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        """skorch's loop, for ``max_epochs`` epochs, or by default (``max_epochs=None``)
+        for the epochs of ``ceil(max_steps / 20)`` steps that make up ``max_steps``."""
+        if epochs is None and self.max_epochs is None:
+            epochs = math.ceil(self.max_steps / _epoch_length(self.max_steps))
+        return super().fit_loop(X, y, epochs, **fit_params)
+
     def get_iterator(self, dataset, training=False):
         X, y = _dataset_arrays(dataset)
         if training:
             batches = _SemiSupervisedBatches(
-                X.to(self.device), y, self.batch_size, self.mu, self.device
+                X.to(self.device),
+                y,
+                self.batch_size,
+                self.mu,
+                self.device,
+                max_steps=self.max_steps if self.max_epochs is None else None,
             )
-            self.steps_per_epoch_ = len(batches)
+            self.steps_per_epoch_ = batches.steps_per_epoch
             return batches
         if y is not None and bool((y == UNLABELED).any()):
             # Validation: skorch weights each batch's loss by its number of rows, so
@@ -724,6 +767,28 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             return epochs + (self.n_steps_ - steps) / max(self.steps_per_epoch_, 1)
         return float(self.n_steps_)
 
+    def _steps_per_call(self):
+        """Optimiser steps one ``fit`` (or ``partial_fit``) call runs: ``max_steps``, or
+        ``max_epochs`` epochs of ``steps_per_epoch_`` steps (known once training starts)."""
+        if self.max_epochs is None:
+            return self.max_steps
+        return self.max_epochs * getattr(self, "steps_per_epoch_", 0)
+
+    def _schedule_point(self, value):
+        """A point of a ramp (``rampup_length``...) in ``_schedule_time``'s unit.
+
+        An int is a count of steps or epochs (``schedule_unit``), kept as it is; a
+        float in [0, 1] is that fraction of the training length of one call
+        (:meth:`_steps_per_call`, in epochs for ``schedule_unit="epoch"``), so that
+        a default fit completes its ramps whatever the size of the data.
+        """
+        if isinstance(value, Integral):
+            return value
+        length = self._steps_per_call()
+        if getattr(self, "schedule_unit", "step") == "epoch":
+            length /= max(self.steps_per_epoch_, 1)
+        return value * length
+
     def _count_pseudo_labels(self, pseudo_labels, used=None):
         """Pseudo-labels per class (float counts) among the rows where ``used`` is 1.
 
@@ -765,9 +830,32 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
             vars(self).pop("_pending_counts", None)
             NeuralNetClassifier.partial_fit(self, X, y_encoded, **fit_params)
             self._commit_counts()  # max_epochs=0 starts no epoch
-            self._recalibrate_batchnorm(X)
+            # The rows skorch trained on: a validation part (train_split) stays unseen.
+            train_rows = vars(self).pop("_train_rows", None)
+            self._recalibrate_batchnorm(X, train_rows)
         self._after_fit()
+        self._check_class_shares(X, y_encoded, train_rows)
         return self
+
+    def _check_class_shares(self, X, y_encoded, train_rows):
+        """``class_share_ratio_``: the predicted classes of the unlabelled training rows
+        against the labelled rows' (one inference pass); warn when a class all but
+        vanished (:func:`~sklearn_ssl.utils._class_shares.check_class_shares`)."""
+        unlabeled = np.flatnonzero(y_encoded == UNLABELED)
+        if train_rows is not None:
+            unlabeled = np.intersect1d(unlabeled, train_rows)
+        predicted = np.zeros(len(self.classes_), dtype=np.int64)
+        if len(unlabeled):
+            logits = self.forward(X[unlabeled], training=False)
+            predicted = np.bincount(
+                _from_tensor(logits.argmax(dim=-1)), minlength=len(self.classes_)
+            )
+        self.class_share_ratio_ = check_class_shares(
+            self,
+            vars(self).get("_label_counts", np.zeros(len(self.classes_))),
+            predicted,
+            what="the predictions on the unlabelled rows",
+        )
 
     def _check_fit_params(self, fit_params):
         """Extra fit parameters go to the module's forward (skorch): check it takes them."""
@@ -784,7 +872,7 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
                 "in skorch. The neural estimators do not weight rows (no sample_weight)."
             )
 
-    def _recalibrate_batchnorm(self, X):
+    def _recalibrate_batchnorm(self, X, train_rows=None):
         """Recompute the BatchNorm statistics of the trained networks on plain rows of ``X``.
 
         During training BatchNorm averages the statistics of mixed batches (labelled,
@@ -795,8 +883,6 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         without augmentation, with ``torch.optim.swa_utils.update_bn`` (a cumulative
         average; networks without BatchNorm run no forward pass).
         """
-        # The rows skorch trained on: a validation part (train_split) stays unseen.
-        train_rows = vars(self).pop("_train_rows", None)
         pool = np.arange(len(X)) if train_rows is None else train_rows
         n_rows = min(self.batchnorm_recalibration, len(pool))
         if n_rows < 2:
@@ -956,10 +1042,14 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         self.label_distribution_ = counts / max(counts.sum(), 1)
 
     def partial_fit(self, X, y, classes=None, **fit_params):
-        """Train for ``max_epochs`` more epochs without re-initialising the network.
+        """Train for ``max_steps`` more steps (or ``max_epochs`` more epochs) without
+        re-initialising the network.
 
         The first call behaves like :meth:`fit`; later calls must use the same
-        classes and input shape.
+        classes and input shape. Ramps given as fractions of the training length
+        (the defaults) complete within the first call, so later calls train at
+        the full unlabelled weight; ramps given in steps or epochs count from the
+        first call on.
 
         Parameters
         ----------

@@ -5,9 +5,12 @@ These run as skorch callbacks, so they are configurable with
 """
 
 import math
+import sys
+import time
 
 import torch
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, PrintLog
+from skorch.utils import Ansi
 
 
 def lee_alpha(t, t1, t2, alpha_final):
@@ -30,7 +33,10 @@ def lee_alpha(t, t1, t2, alpha_final):
 
 
 def sigmoid_rampup(t, length):
-    """Sigmoid-shaped ramp ``exp(-5 (1 - t / length)^2)`` from 0 to 1 (Mean Teacher).
+    """Sigmoid-shaped ramp ``exp(-5 (1 - t / length)^2)`` from 0 to 1.
+
+    The consistency ramp-up of Mean Teacher (Tarvainen and Valpola 2017), 1 from
+    ``t = length`` on.
 
     Examples
     --------
@@ -217,3 +223,102 @@ class SemiSupervisedLog(Callback):
         if "hist" in self.sums_:
             net.history.record("pseudo_label_hist", self.sums_["hist"].cpu().tolist())
         self.sums_ = {}
+
+
+def _is_terminal(stream):
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
+
+
+class ProgressLine(Callback):
+    """One line on stderr that follows a long fit: steps done, time spent and left.
+
+    Active with the estimators' default ``verbose=None``, and only when stderr
+    is an interactive terminal: the line appears once a fit (or ``partial_fit``
+    call) has trained for ``delay`` seconds, is rewritten in place (a carriage
+    return, no ANSI codes) every ``interval`` seconds and after each epoch, and
+    is ended with a newline when training ends. Short fits, logs, notebooks and
+    pipes see nothing; ``verbose=0`` silences it, ``verbose>=1`` prints the
+    history table instead.
+
+    Parameters
+    ----------
+    delay : float, default=5.0
+        Seconds of training before the line appears.
+    interval : float, default=0.5
+        Shortest time between two updates of the line, in seconds.
+
+    Examples
+    --------
+    The estimators register it as ``"progress"``:
+
+    >>> from sklearn_ssl.neural import FixMatchClassifier
+    >>> clf = FixMatchClassifier(callbacks__progress__delay=1.0)
+    >>> dict(clf.initialize_callbacks().callbacks_)["progress"].delay
+    1.0
+    """
+
+    def __init__(self, delay=5.0, interval=0.5):
+        self.delay = delay
+        self.interval = interval
+
+    def on_train_begin(self, net, **kwargs):
+        self.active_ = net.verbose is None and _is_terminal(sys.stderr)
+        self.start_ = time.perf_counter()
+        self.next_ = self.start_ + self.delay
+        self.first_step_ = net.n_steps_
+        self.width_ = 0
+        self.loss_ = None
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and getattr(self, "active_", False) and time.perf_counter() >= self.next_:
+            self._write(net, end="")
+
+    def on_epoch_end(self, net, **kwargs):
+        if getattr(self, "active_", False):
+            self.loss_ = net.history[-1].get("train_loss")
+            if self.width_:
+                self._write(net, end="")
+
+    def on_train_end(self, net, **kwargs):
+        if getattr(self, "active_", False) and self.width_:
+            self._write(net, end="\n")
+        self.active_ = False
+
+    def _write(self, net, end):
+        now = time.perf_counter()
+        elapsed = now - self.start_
+        done = net.n_steps_ - self.first_step_
+        total = net._steps_per_call()
+        text = f"{type(net).__name__}: step {done}"
+        if total:
+            text += f"/{total} ({100 * done / total:.0f}%)"
+        text += f", {elapsed:.0f} s"
+        if total and 0 < done < total:
+            text += f", about {elapsed * (total - done) / done:.0f} s left"
+        if self.loss_ is not None:  # of the last epoch
+            text += f", train_loss {self.loss_:.3f}"
+        # Pad over the previous, longer text: no ANSI erase code is needed.
+        sys.stderr.write("\r" + text.ljust(self.width_) + end)
+        sys.stderr.flush()
+        self.width_ = len(text)
+        self.next_ = now + self.interval
+
+
+class HistoryTable(PrintLog):
+    """skorch's :class:`~skorch.callbacks.PrintLog` (``verbose>=1``), without colour
+    codes when its output is not a terminal (logs, files, pipes)."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.plain_ = self.sink is not print or not _is_terminal(sys.stdout)
+
+    def format_row(self, row, key, color):
+        if getattr(self, "plain_", False):
+            color = ""
+        text = super().format_row(row, key, color)
+        if not color and isinstance(text, str):
+            text = text.replace(Ansi.ENDC.value, "")
+        return text

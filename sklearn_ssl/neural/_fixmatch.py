@@ -85,10 +85,20 @@ class FixMatchClassifier(BaseSemiSupervisedNet):
         ``optimizer__nesterov=True``, ``optimizer__weight_decay=5e-4``.
     lr : float, default=1e-3
         Learning rate.
-    max_epochs : int, default=10
-        Epochs; an epoch is one pass over the larger of the labelled pool (in
-        batches of ``batch_size``) and the unlabelled pool (in batches of
-        ``mu * batch_size``), the other pool being cycled.
+    max_epochs : int or None, default=None
+        Training length in epochs of one pass each over the larger of the
+        labelled pool (in batches of ``batch_size``) and the unlabelled pool (in
+        batches of ``mu * batch_size``), the other pool being cycled; the number
+        of steps then grows and shrinks with the data. ``None``: the training
+        length is ``max_steps``.
+    max_steps : int, default=2000
+        Training length in optimiser steps, used when ``max_epochs=None``: each
+        ``fit`` runs ``max_steps`` steps whatever the size of the data (batches
+        are drawn from reshuffled passes over each pool, as many as needed). The
+        history then has an epoch every ``ceil(max_steps / 20)`` steps (20
+        epochs, the last one possibly shorter), a unit of logging and of
+        callbacks such as ``EarlyStopping``, not a pass over the data. Each
+        ``partial_fit`` (or ``warm_start`` fit) call runs ``max_steps`` more.
     batch_size : int, default=64
         Labelled rows per step (drawn again when there are fewer labelled rows).
     mu : float, default=7
@@ -122,7 +132,10 @@ class FixMatchClassifier(BaseSemiSupervisedNet):
     strong_augmentation : callable, "auto" or None, default="auto"
         Applied to unlabelled rows for the consistency target. ``"auto"``:
         :class:`~sklearn_ssl.neural.RandAugmentCutout` for images,
-        :class:`~sklearn_ssl.neural.FeatureCorruption` for tabular ``X``.
+        :class:`~sklearn_ssl.neural.GaussianNoise` (0.2 std) for tabular ``X``
+        (chosen on the benchmark suite's tables over
+        :class:`~sklearn_ssl.neural.FeatureCorruption`, which moves rows of
+        low-dimensional tables into other classes' regions).
     train_split : callable or None, default=None
         skorch's internal validation split (e.g. ``skorch.dataset.ValidSplit(5)``);
         ``valid_loss`` and ``valid_acc`` are computed on its labelled rows.
@@ -130,8 +143,14 @@ class FixMatchClassifier(BaseSemiSupervisedNet):
         Extra skorch callbacks.
     warm_start : bool, default=False
         Keep training the fitted network on the next ``fit``.
-    verbose : int, default=0
-        1 prints a table per epoch, 2 also a progress bar (needs tqdm).
+    verbose : int or None, default=None
+        ``None``: one progress line on stderr (steps done, time spent and left),
+        rewritten in place, for fits that train longer than 5 seconds, and only
+        when stderr is an interactive terminal (see
+        :class:`~sklearn_ssl.neural.ProgressLine`); nothing in logs, pipes or
+        notebooks. 0: silent. 1: skorch's table of the history, one line per
+        epoch on stdout (plain text when stdout is not a terminal). 2: also a
+        progress bar per epoch (needs tqdm).
     device : str or torch.device, default="cpu"
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``... A net trained on a GPU unpickles
         on a CPU-only machine.
@@ -176,7 +195,17 @@ class FixMatchClassifier(BaseSemiSupervisedNet):
         of every ``partial_fit`` call's so far; without a ``train_split``
         validation part).
     n_steps_ : int
-        Training steps done.
+        Training steps done, over every ``fit`` or ``partial_fit`` call of the
+        training run.
+    steps_per_epoch_ : int
+        Steps in an epoch of the last call (see ``max_steps``).
+    class_share_ratio_ : float in [0, 1]
+        Smallest ratio of a class's share among the predicted classes of the
+        unlabelled training rows (one inference pass after ``fit``) to its
+        share among the labelled rows (1: the same shares; 0: a labelled class
+        is never predicted). Below 0.25, fit warns with
+        :class:`~sklearn_ssl.exceptions.ClassShareDriftWarning`: the usual sign
+        of confirmation bias, the pseudo-labels drifting onto some classes.
 
     See Also
     --------
@@ -198,7 +227,7 @@ class FixMatchClassifier(BaseSemiSupervisedNet):
     >>> from sklearn_ssl.neural import FixMatchClassifier
     >>> X, y = make_moons(n_samples=200, noise=0.1, random_state=0)
     >>> y_ssl = hide_labels(y, n_per_class=5, random_state=0)
-    >>> clf = FixMatchClassifier(max_epochs=5, batch_size=16, random_state=0)
+    >>> clf = FixMatchClassifier(max_steps=100, batch_size=16, random_state=0)
     >>> clf.fit(X, y_ssl).predict(X[:3]).shape
     (3,)
     """
@@ -223,7 +252,8 @@ class FixMatchClassifier(BaseSemiSupervisedNet):
         criterion=torch.nn.CrossEntropyLoss,
         optimizer=torch.optim.AdamW,
         lr=1e-3,
-        max_epochs=10,
+        max_epochs=None,
+        max_steps=2000,
         batch_size=64,
         mu=7,
         threshold=0.95,
@@ -238,7 +268,7 @@ class FixMatchClassifier(BaseSemiSupervisedNet):
         train_split=None,
         callbacks=None,
         warm_start=False,
-        verbose=0,
+        verbose=None,
         device="cpu",
         batchnorm_recalibration=10000,
         random_state=None,
@@ -251,6 +281,7 @@ class FixMatchClassifier(BaseSemiSupervisedNet):
             optimizer=optimizer,
             lr=lr,
             max_epochs=max_epochs,
+            max_steps=max_steps,
             batch_size=batch_size,
             mu=mu,
             weak_augmentation=weak_augmentation,

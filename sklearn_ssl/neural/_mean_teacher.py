@@ -1,9 +1,9 @@
 """Mean Teacher (Tarvainen and Valpola 2017)."""
 
-from numbers import Real
+from numbers import Integral, Real
 
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from torch.nn import functional as F
 
 from ._base import BaseSemiSupervisedNet
@@ -19,8 +19,11 @@ class MeanTeacherClassifier(BaseSemiSupervisedNet):
     after it. Student and teacher see independently noised copies of every row
     of the batch; the consistency cost is the mean squared error between their
     softmax outputs, weighted by ``w(t) = consistency_weight * exp(-5 (1 - t/T)^2)``
-    for ``t < T = rampup_length`` (sigmoid ramp-up) and ``consistency_weight``
-    after: ``L = L_s + w(t) MSE(softmax f_theta(x~), softmax f_theta'(x~'))``.
+    for ``t < T = rampup_length`` (the sigmoid ramp-up of Tarvainen and Valpola
+    2017) and ``consistency_weight`` after:
+    ``L = L_s + w(t) MSE(softmax f_theta(x~), softmax f_theta'(x~'))``. By
+    default ``T`` is a fraction of the training length, so a fit of any length
+    ends at the full weight.
     The teacher is a registered skorch module (``teacher_module_``), so device
     moves, re-initialisation and pickling cover it; it makes the predictions.
 
@@ -37,8 +40,12 @@ class MeanTeacherClassifier(BaseSemiSupervisedNet):
         Optimizer.
     lr : float, default=1e-3
         Learning rate.
-    max_epochs : int, default=10
-        Epochs (one pass over the larger of the labelled and unlabelled pools).
+    max_epochs : int or None, default=None
+        Training length in epochs of one pass over the larger of the labelled
+        and unlabelled pools; ``None``: ``max_steps`` steps.
+    max_steps : int, default=2000
+        Training length in optimiser steps when ``max_epochs=None``, whatever
+        the size of the data (see :class:`FixMatchClassifier`).
     batch_size : int, default=64
         Labelled rows per step.
     mu : float, default=7
@@ -46,10 +53,13 @@ class MeanTeacherClassifier(BaseSemiSupervisedNet):
         (``round(mu * batch_size)``, at least 1 when ``mu > 0``).
     consistency_weight : float, default=10.0
         Largest weight of the consistency cost (MSE averaged over rows and classes).
-    rampup_length : float, default=1000
-        Length ``T`` of the sigmoid ramp-up, in ``schedule_unit``.
+    rampup_length : int or float, default=0.4
+        Length ``T`` of the sigmoid ramp-up. A float in [0, 1] is that fraction
+        of the training length of one call (``max_steps``, or ``max_epochs``
+        passes), so that every fit completes its ramp; an int counts steps or
+        epochs (``schedule_unit``), whatever the training length.
     schedule_unit : {"step", "epoch"}, default="step"
-        Unit of ``rampup_length``.
+        Unit of ``t``, and of ``rampup_length`` when it is an int.
     ema_decay_rampup : float, default=0.99
         Teacher EMA decay during the ramp-up.
     ema_decay : float, default=0.999
@@ -85,7 +95,16 @@ random_state, **kwargs
         of every ``partial_fit`` call's so far; without a ``train_split``
         validation part).
     n_steps_ : int
-        Training steps done.
+        Training steps done, over every ``fit`` or ``partial_fit`` call of the
+        training run.
+    steps_per_epoch_ : int
+        Steps in an epoch of the last call (see ``max_steps``).
+    class_share_ratio_ : float in [0, 1]
+        Smallest ratio of a class's share among the teacher's predicted classes
+        on the unlabelled training rows (after ``fit``) to its share among the
+        labelled rows; below 0.25, fit warns with
+        :class:`~sklearn_ssl.exceptions.ClassShareDriftWarning` (see
+        :class:`FixMatchClassifier`).
 
     See Also
     --------
@@ -105,8 +124,7 @@ random_state, **kwargs
     >>> from sklearn_ssl.neural import MeanTeacherClassifier
     >>> X, y = make_moons(n_samples=200, noise=0.1, random_state=0)
     >>> y_ssl = hide_labels(y, n_per_class=5, random_state=0)
-    >>> clf = MeanTeacherClassifier(rampup_length=20, max_epochs=5, batch_size=16,
-    ...                             random_state=0)
+    >>> clf = MeanTeacherClassifier(max_steps=100, batch_size=16, random_state=0)
     >>> clf.fit(X, y_ssl).predict(X[:3]).shape
     (3,)
     """
@@ -114,7 +132,10 @@ random_state, **kwargs
     _parameter_constraints = {
         **BaseSemiSupervisedNet._parameter_constraints,
         "consistency_weight": [Interval(Real, 0, None, closed="left")],
-        "rampup_length": [Interval(Real, 0, None, closed="left")],
+        "rampup_length": [
+            Interval(Integral, 0, None, closed="left"),
+            Interval(RealNotInt, 0, 1, closed="both"),
+        ],
         "schedule_unit": [StrOptions({"step", "epoch"})],
         "ema_decay_rampup": [Interval(Real, 0, 1, closed="both")],
         "ema_decay": [Interval(Real, 0, 1, closed="both")],
@@ -128,11 +149,12 @@ random_state, **kwargs
         criterion=torch.nn.CrossEntropyLoss,
         optimizer=torch.optim.AdamW,
         lr=1e-3,
-        max_epochs=10,
+        max_epochs=None,
+        max_steps=2000,
         batch_size=64,
         mu=7,
         consistency_weight=10.0,
-        rampup_length=1000,
+        rampup_length=0.4,
         schedule_unit="step",
         ema_decay_rampup=0.99,
         ema_decay=0.999,
@@ -140,7 +162,7 @@ random_state, **kwargs
         train_split=None,
         callbacks=None,
         warm_start=False,
-        verbose=0,
+        verbose=None,
         device="cpu",
         batchnorm_recalibration=10000,
         random_state=None,
@@ -153,6 +175,7 @@ random_state, **kwargs
             optimizer=optimizer,
             lr=lr,
             max_epochs=max_epochs,
+            max_steps=max_steps,
             batch_size=batch_size,
             mu=mu,
             weak_augmentation=weak_augmentation,
@@ -185,12 +208,17 @@ random_state, **kwargs
     def get_ema_decay(self):
         """Teacher decay: ``ema_decay_rampup`` during the ramp-up, then ``ema_decay``."""
         t = self._schedule_time()
-        decay = self.ema_decay_rampup if t < self.rampup_length else self.ema_decay
+        decay = (
+            self.ema_decay_rampup
+            if t < self._schedule_point(self.rampup_length)
+            else self.ema_decay
+        )
         return min(decay, (1.0 + self.n_steps_) / (10.0 + self.n_steps_))
 
     def consistency_weight_at(self, t):
         """``w(t) = consistency_weight * exp(-5 (1 - t / T)^2)`` for ``t < T``."""
-        return self.consistency_weight * sigmoid_rampup(t, self.rampup_length)
+        length = self._schedule_point(self.rampup_length)
+        return self.consistency_weight * sigmoid_rampup(t, length)
 
     def semi_supervised_step(self, x_labeled, y_labeled, x_unlabeled, **fit_params):
         n_labeled = len(x_labeled)

@@ -1,9 +1,9 @@
 """Lee (2013) pseudo-labels with the ramped weight alpha(t)."""
 
-from numbers import Real
+from numbers import Integral, Real
 
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from torch.nn import functional as F
 
 from ._base import BaseSemiSupervisedNet
@@ -19,9 +19,11 @@ class PseudoLabelClassifier(BaseSemiSupervisedNet):
     ``L = L_s + alpha(t) L_u`` with ``alpha(t) = 0`` for ``t < T1``,
     ``alpha_f (t - T1) / (T2 - T1)`` for ``T1 <= t < T2`` and ``alpha_f`` after.
     ``t`` counts optimisation steps (``schedule_unit="step"``) or epochs
-    (``"epoch"``, fractional within an epoch); the seed's defaults are
-    ``T1=100``, ``T2=600``, ``alpha_f=3``. While ``alpha(t) = 0`` the unlabelled
-    rows are not even passed through the network.
+    (``"epoch"``, fractional within an epoch). Lee (2013) uses ``T1=100``,
+    ``T2=600`` and ``alpha_f=3``; here ``T1`` and ``T2`` are by default
+    fractions of the training length, so a fit of any length reaches
+    ``alpha_f``. While ``alpha(t) = 0`` the unlabelled rows are not even passed
+    through the network.
 
     Parameters
     ----------
@@ -36,8 +38,12 @@ class PseudoLabelClassifier(BaseSemiSupervisedNet):
         Optimizer (the seed uses SGD with ``lr=0.1``).
     lr : float, default=1e-3
         Learning rate.
-    max_epochs : int, default=10
-        Epochs (one pass over the larger of the labelled and unlabelled pools).
+    max_epochs : int or None, default=None
+        Training length in epochs of one pass over the larger of the labelled
+        and unlabelled pools; ``None``: ``max_steps`` steps.
+    max_steps : int, default=2000
+        Training length in optimiser steps when ``max_epochs=None``, whatever
+        the size of the data (see :class:`FixMatchClassifier`).
     batch_size : int, default=64
         Labelled rows per step.
     mu : float, default=7
@@ -45,12 +51,16 @@ class PseudoLabelClassifier(BaseSemiSupervisedNet):
         (``round(mu * batch_size)``, at least 1 when ``mu > 0``).
     max_unlabeled_weight : float, default=3.0
         ``alpha_f``.
-    rampup_start : float, default=100
-        ``T1``: the unlabelled loss is off before it.
-    rampup_end : float, default=600
-        ``T2``: the weight reaches ``alpha_f`` there. Must be ``>= T1``.
+    rampup_start : int or float, default=0.1
+        ``T1``: the unlabelled loss is off before it. A float in [0, 1] is that
+        fraction of the training length of one call (``max_steps``, or
+        ``max_epochs`` passes); an int counts steps or epochs
+        (``schedule_unit``), whatever the training length.
+    rampup_end : int or float, default=0.4
+        ``T2``: the weight reaches ``alpha_f`` there. Must be ``>= T1`` and of
+        the same kind (both ints or both floats; ``T1=0`` goes with either).
     schedule_unit : {"step", "epoch"}, default="step"
-        Unit of ``T1`` and ``T2``.
+        Unit of ``t``, and of ``T1`` and ``T2`` when they are ints.
     weak_augmentation : callable, "auto" or None, default=None
         Lee's method uses no augmentation (dropout is its noise); ``"auto"``
         applies the defaults of :class:`FixMatchClassifier`'s weak view.
@@ -78,7 +88,16 @@ random_state, **kwargs
         of every ``partial_fit`` call's so far; without a ``train_split``
         validation part).
     n_steps_ : int
-        Training steps done.
+        Training steps done, over every ``fit`` or ``partial_fit`` call of the
+        training run.
+    steps_per_epoch_ : int
+        Steps in an epoch of the last call (see ``max_steps``).
+    class_share_ratio_ : float in [0, 1]
+        Smallest ratio of a class's share among the predicted classes of the
+        unlabelled training rows (after ``fit``) to its share among the
+        labelled rows; below 0.25, fit warns with
+        :class:`~sklearn_ssl.exceptions.ClassShareDriftWarning` (see
+        :class:`FixMatchClassifier`).
 
     See Also
     --------
@@ -99,8 +118,7 @@ random_state, **kwargs
     >>> from sklearn_ssl.neural import PseudoLabelClassifier
     >>> X, y = make_moons(n_samples=200, noise=0.1, random_state=0)
     >>> y_ssl = hide_labels(y, n_per_class=5, random_state=0)
-    >>> clf = PseudoLabelClassifier(rampup_start=10, rampup_end=40, max_epochs=5,
-    ...                             batch_size=16, random_state=0)
+    >>> clf = PseudoLabelClassifier(max_steps=100, batch_size=16, random_state=0)
     >>> clf.fit(X, y_ssl).predict(X[:3]).shape
     (3,)
     """
@@ -108,8 +126,14 @@ random_state, **kwargs
     _parameter_constraints = {
         **BaseSemiSupervisedNet._parameter_constraints,
         "max_unlabeled_weight": [Interval(Real, 0, None, closed="left")],
-        "rampup_start": [Interval(Real, 0, None, closed="left")],
-        "rampup_end": [Interval(Real, 0, None, closed="left")],
+        "rampup_start": [
+            Interval(Integral, 0, None, closed="left"),
+            Interval(RealNotInt, 0, 1, closed="both"),
+        ],
+        "rampup_end": [
+            Interval(Integral, 0, None, closed="left"),
+            Interval(RealNotInt, 0, 1, closed="both"),
+        ],
         "schedule_unit": [StrOptions({"step", "epoch"})],
     }
 
@@ -121,18 +145,19 @@ random_state, **kwargs
         criterion=torch.nn.CrossEntropyLoss,
         optimizer=torch.optim.AdamW,
         lr=1e-3,
-        max_epochs=10,
+        max_epochs=None,
+        max_steps=2000,
         batch_size=64,
         mu=7,
         max_unlabeled_weight=3.0,
-        rampup_start=100,
-        rampup_end=600,
+        rampup_start=0.1,
+        rampup_end=0.4,
         schedule_unit="step",
         weak_augmentation=None,
         train_split=None,
         callbacks=None,
         warm_start=False,
-        verbose=0,
+        verbose=None,
         device="cpu",
         batchnorm_recalibration=10000,
         random_state=None,
@@ -145,6 +170,7 @@ random_state, **kwargs
             optimizer=optimizer,
             lr=lr,
             max_epochs=max_epochs,
+            max_steps=max_steps,
             batch_size=batch_size,
             mu=mu,
             weak_augmentation=weak_augmentation,
@@ -166,7 +192,14 @@ random_state, **kwargs
 
     def _validate_params(self):
         super()._validate_params()
-        if self.rampup_end < self.rampup_start:
+        start, end = self.rampup_start, self.rampup_end
+        if start != 0 and isinstance(start, Integral) != isinstance(end, Integral):
+            raise ValueError(
+                f"rampup_start={start!r} and rampup_end={end!r} must both be counts of "
+                "steps or epochs (ints) or both fractions of the training length (floats "
+                "in [0, 1])."
+            )
+        if end < start:
             raise ValueError(
                 f"rampup_end (T2={self.rampup_end}) must not be smaller than rampup_start "
                 f"(T1={self.rampup_start})."
@@ -174,7 +207,8 @@ random_state, **kwargs
 
     def unlabeled_weight_at(self, t):
         """``alpha(t)`` of Lee (2013), eq. 16 (seed 000)."""
-        return lee_alpha(t, self.rampup_start, self.rampup_end, self.max_unlabeled_weight)
+        t1, t2 = self._schedule_point(self.rampup_start), self._schedule_point(self.rampup_end)
+        return lee_alpha(t, t1, t2, self.max_unlabeled_weight)
 
     def semi_supervised_step(self, x_labeled, y_labeled, x_unlabeled, **fit_params):
         n_labeled = len(x_labeled)
