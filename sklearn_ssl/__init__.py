@@ -24,11 +24,13 @@ _ESTIMATORS = {
     "FixMatchClassifier": "sklearn_ssl.neural",
     "MeanTeacherClassifier": "sklearn_ssl.neural",
     "PseudoLabelClassifier": "sklearn_ssl.neural",
+    "SafeSemiSupervisedClassifier": "sklearn_ssl.model_selection",
 }
 
 _SUBMODULES = [
     "base",
     "datasets",
+    "exceptions",
     "graph",
     "linear_model",
     "metrics",

@@ -9,18 +9,25 @@ per estimator below.
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from sklearn_ssl import SelfTrainingWrapper
 from sklearn_ssl.utils.discovery import all_estimators
 
 # Estimator name -> parameters used for the checks (small, fast settings).
 CHECK_PARAMS = {
+    "SafeSemiSupervisedClassifier": {
+        "estimator": SelfTrainingWrapper(max_iter=3),
+        "cv": 3,
+        "random_state": 0,
+    },
     "SelfTrainingWrapper": {},
     "LabelPropagation": {"n_neighbors": 3},
     "LabelSpreading": {"n_neighbors": 3},
     "LocalLabelPropagation": {},
     "EntropyRegularizedLogisticRegression": {},
     "FixMatchClassifier": {
+        # The default training length in steps (max_epochs=None); the others use epochs.
         "hidden_layer_sizes": (16,),
-        "max_epochs": 4,
+        "max_steps": 12,
         "batch_size": 64,
         "mu": 1,
         "lr": 0.05,
@@ -53,6 +60,11 @@ EXPECTED_FAILED_CHECKS = {
         "check_non_transformer_estimators_n_iter": (
             "n_iter_ counts pseudo-labelling rounds, which is 0 when y has no unlabelled row "
             "(the check fits on fully labelled iris)"
+        ),
+    },
+    "SafeSemiSupervisedClassifier": {
+        "check_classifiers_classes": (
+            "the check uses -1 as a class label; in sklearn_ssl -1 marks an unlabelled row"
         ),
     },
     "LabelPropagation": {},
