@@ -7,7 +7,7 @@ model that sees only the labelled rows. Each estimator is shown twice: alone,
 and inside :class:`~sklearn_ssl.SafeSemiSupervisedClassifier`, which keeps it
 only where cross-validation on the labelled rows shows that it beats
 LogisticRegression (the last column says in how many seeds it did). It needs
-no download; the guarded fits make it take a minute or two on a laptop.
+no download and runs in about a minute on a laptop.
 """
 
 import argparse
