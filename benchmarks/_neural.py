@@ -13,7 +13,7 @@ def _cosine_factor(step, total):
 
 
 def fixmatch_cosine(total_steps):
-    """skorch callback: ``lr * cos(7 pi k / (16 K))`` after every step k of K (seed 004)."""
+    """skorch callback: ``lr * cos(7 pi k / (16 K))`` after every step k of K (Sohn et al. 2020)."""
     return LRScheduler(
         policy="LambdaLR",
         lr_lambda=partial(_cosine_factor, total=total_steps),

@@ -1,6 +1,6 @@
 """Overhead of FixMatchClassifier's training step against a plain PyTorch loop.
 
-The plain loop is written after seed 004's reference loop and does the same work
+The plain loop is written after Sohn et al.'s (2020) reference loop and does the same work
 per step as ``FixMatchClassifier``: draw ``B`` labelled and ``mu * B`` unlabelled
 rows from tensors on the device, weak-augment labelled + unlabelled rows,
 strong-augment the unlabelled ones (the same tensor augmentations), one forward

@@ -1,4 +1,4 @@
-"""Density weighting in LocalLabelPropagation (the idea of seed 003, Figure 3).
+"""Density weighting in LocalLabelPropagation (the idea of Zhuang et al. 2019, Figure 3).
 
 Four classes with the same number of rows but different spreads (cluster
 standard deviations 0.3, 0.6, 0.9, 1.2 around unit-norm centres in 16

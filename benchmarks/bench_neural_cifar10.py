@@ -1,6 +1,6 @@
 """CIFAR-10 with 250 labels on WideResNet-28-2: supervised vs FixMatch (hard vs smooth).
 
-FixMatch's CIFAR-10 recipe (seed 004) on a fixed budget of training steps:
+FixMatch's CIFAR-10 recipe (Sohn et al. 2020) on a fixed budget of training steps:
 25 labelled images per class, the other 49,750 training images unlabelled,
 WRN-28-2 (:class:`~sklearn_ssl.neural.WideResNet`), SGD ``lr=0.03``, Nesterov
 momentum 0.9, weight decay 5e-4, cosine decay ``lr * cos(7 pi k / (16 K))`` over
@@ -12,7 +12,7 @@ RandAugment-style operations + Cutout (:class:`~sklearn_ssl.neural.RandAugmentCu
   augmentation, the same number of steps, schedule and EMA;
 * ``FixMatchClassifier(threshold_mode="hard")`` -- FixMatch's mask;
 * ``FixMatchClassifier(threshold_mode="smooth")`` -- Smooth Pseudo-Labeling
-  (seed 002), linear factor from 0 at tau to 1 at probability 1.
+  (Smooth Pseudo-Labeling, arXiv:2405.14313), linear factor from 0 at tau to 1 at probability 1.
 
 The paper trains for 2**20 steps (94.93% with 250 labels); this script is for a
 budget: ``--steps`` planned steps (the cosine schedule spans them) and, with

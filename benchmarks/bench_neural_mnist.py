@@ -102,7 +102,7 @@ def methods(args):
         device=args.device,
     )
     if args.dropout is not None:
-        net["module__dropout"] = args.dropout  # SmallCNN's dropout (seed 000: 0.5)
+        net["module__dropout"] = args.dropout  # SmallCNN's dropout (Anirudh S.'s blog post: 0.5)
     t1, t2 = (20, 120) if quick else (1000, 6000)
     steps_labeled = -(-1000 // net["batch_size"])
     steps_unlabeled = -(-(args.n_train - 1000) // (net["batch_size"] * net["mu"]))
@@ -196,7 +196,7 @@ def main():
         "--cutout", type=float, default=0.5, help="FixMatch's strong view: largest Cutout side"
     )
     parser.add_argument(
-        "--dropout", type=float, default=None, help="dropout of the CNN (default: seed 000's 0.5)"
+        "--dropout", type=float, default=None, help="dropout of the CNN (default: Anirudh S.'s 0.5)"
     )
     args = parser.parse_args()
     if args.quick:

@@ -21,7 +21,7 @@ and ``mu=7``:
 * ``FixMatchClassifier`` with a noise-only strong view (``GaussianNoise(0.2)``)
   and distribution alignment -- on two features a swapped coordinate moves a
   point to another region of the plane, so the swap corrupts its pseudo-label;
-* the same with the smooth threshold (seed 002, linear).
+* the same with the smooth threshold (Smooth Pseudo-Labeling, arXiv:2405.14313, linear).
 
 Prints a markdown table: test accuracy (mean ± std over seeds) and fit time.
 Torch runs on one CPU thread. ``--quick`` runs 2 seeds and fewer epochs.

@@ -8,7 +8,7 @@ Prints markdown tables of test accuracy (mean ± std over seeds) and fit time.
     python benchmarks/bench_self_training.py threads --seeds 0 1 2
     python benchmarks/bench_self_training.py blas-sizes
 
-``mnist`` reproduces seed 000's experiment: 1000 class-balanced labelled rows of the
+``mnist`` reproduces Anirudh S.'s experiment: 1000 class-balanced labelled rows of the
 60000 training images, the rest unlabelled, Normalizer -> PCA(50) ->
 PolynomialFeatures(2) -> SGDClassifier(log_loss, alpha=1e-5), scored on the
 10000 test images. The unsupervised feature steps are fitted once per seed on
@@ -94,13 +94,13 @@ def bench_mnist(args):
     sgd = SGDClassifier(loss="log_loss", alpha=1e-5, random_state=0)
     methods = {
         "supervised": sgd,
-        "PseudoLabeler(sample_rate=0.04) [seed 000's rate]": SelfTrainingWrapper(
+        "PseudoLabeler(sample_rate=0.04) [Anirudh S.'s rate]": SelfTrainingWrapper(
             sgd, sample_rate=0.04, random_state=0
         ),
         "PseudoLabeler(sample_rate=0.04, relabel=False)": SelfTrainingWrapper(
             sgd, sample_rate=0.04, relabel=False, random_state=0
         ),
-        "PseudoLabeler(sample_rate=0.04, relabel=False, min_labeled_fraction=0) [seed 000]": (
+        "PseudoLabeler(sample_rate=0.04, relabel=False, min_labeled_fraction=0) [Anirudh S.'s]": (
             SelfTrainingWrapper(
                 sgd, sample_rate=0.04, relabel=False, min_labeled_fraction=0, random_state=0
             )
@@ -172,7 +172,7 @@ def bench_digits(args):
     methods = {
         "supervised": lr,
         "PseudoLabeler() defaults": SelfTrainingWrapper(lr),
-        "PseudoLabeler(sample_rate=0.04) [seed 000's rate]": SelfTrainingWrapper(
+        "PseudoLabeler(sample_rate=0.04) [Anirudh S.'s rate]": SelfTrainingWrapper(
             lr, sample_rate=0.04
         ),
         "PseudoLabeler(selection='confidence')": SelfTrainingWrapper(lr, selection="confidence"),

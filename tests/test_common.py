@@ -74,7 +74,7 @@ EXPECTED_FAILED_CHECKS = {
             "the check uses -1 as a class label; in sklearn_ssl -1 marks an unlabelled row"
         ),
         "check_estimators_dtypes": (
-            "the check's integer X has an all-zero row; cosine similarity (seed 003, eq. 1) "
+            "the check's integer X has an all-zero row; cosine similarity (Zhuang et al. 2019) "
             "is undefined for it and the issue asks for a clear error"
         ),
         # Sparse X is accepted (neighbors="exact"); the checks' random sparse rows
@@ -85,7 +85,7 @@ EXPECTED_FAILED_CHECKS = {
                 "check_estimator_sparse_array",
                 "check_estimator_sparse_matrix",
             ],
-            "the check's random sparse X has all-zero rows; cosine similarity (seed 003, "
+            "the check's random sparse X has all-zero rows; cosine similarity (Zhuang et al. 2019, "
             "eq. 1) is undefined for them and the issue asks for a clear error "
             "(tests/test_graph_local_label_propagation.py fits sparse X)",
         ),

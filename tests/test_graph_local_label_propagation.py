@@ -1,4 +1,4 @@
-"""LocalLabelPropagation (seed 003, eq. 1-5): formulas, meta-estimator mode, errors."""
+"""LocalLabelPropagation (Zhuang et al. 2019, eq. 1-5): formulas, meta-estimator mode, errors."""
 
 import sys
 import warnings
@@ -16,7 +16,7 @@ from sklearn_ssl.graph import LocalLabelPropagation
 
 
 def naive_llp(X, y, K, T, tau, density_weighting=True):
-    """Eq. 1-5 of seed 003 written out densely, row by row."""
+    """Eq. 1-5 of Zhuang et al. 2019 written out densely, row by row."""
     V = X / np.linalg.norm(X, axis=1, keepdims=True)
     L, U = np.flatnonzero(y != -1), np.flatnonzero(y == -1)
     S = V @ V.T

@@ -1,4 +1,4 @@
-"""Local label propagation (seed 003, eq. 1-5): density-weighted votes of labelled neighbours."""
+"""Local label propagation (Zhuang et al. 2019, eq. 1-5): density-weighted labelled votes."""
 
 import warnings
 from numbers import Integral, Real
@@ -52,7 +52,7 @@ def _is_exact(neighbors):
 def _zero_rows_error(n_zero):
     return ValueError(
         f"X has {n_zero} row(s) whose norm is zero. LocalLabelPropagation compares rows "
-        "by cosine similarity (seed 003, eq. 1), which is undefined for a zero vector. "
+        "by cosine similarity (Zhuang et al. 2019, eq. 1), which is undefined for a zero vector. "
         "Remove those rows, or add a constant feature so that no row is all zeros."
     )
 
@@ -137,7 +137,7 @@ def _augment_query(V):
 
 
 def _vote_task(V_block, index, y_lab, n_classes, k, temperature, weighted):
-    """Class votes of the rows of ``V_block`` (seed 003, eq. 5)."""
+    """Class votes of the rows of ``V_block`` (Zhuang et al. 2019, eq. 5)."""
     if V_block.shape[0] == 0:  # a dask chunk of labelled rows only
         return np.zeros((0, n_classes))
     query = _augment_query(V_block) if weighted else V_block
@@ -164,7 +164,7 @@ class LocalLabelPropagation(BaseGraphPropagation):
     labelled rows ``v_i`` with the highest density-weighted probability
     ``exp(v_i . v / tau) / rho(v_i)``, where ``rho(v_i)`` sums
     ``exp(v_i . v_j / tau)`` over the ``T`` unlabelled rows nearest to
-    ``v_i`` (seed 003, eq. 1-5). The pseudo-label is the class with most
+    ``v_i`` (Zhuang et al. 2019, eq. 1-5). The pseudo-label is the class with most
     weight and its normalised weight is the confidence. Dividing by the density
     stops labelled rows in dense regions from claiming too many rows.
 

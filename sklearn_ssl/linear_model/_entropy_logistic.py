@@ -1,6 +1,6 @@
 """Logistic regression with entropy regularisation on the unlabelled rows.
 
-Grandvalet & Bengio's entropy minimisation (seed 004): the supervised loss is
+Grandvalet & Bengio's entropy minimisation (2004): the supervised loss is
 complemented by ``lambda_`` times the entropy of the predicted class
 probabilities on unlabelled rows, ``L = L_supervised + lambda * H(p(y|x_u))``,
 which pushes the decision boundary away from dense regions of unlabelled data.

@@ -317,7 +317,7 @@ class RandAugmentCutout(_Augmentation):
         Operations per image.
     cutout : float, default=0.5
         Largest Cutout side as a fraction of the image size (0 disables Cutout).
-        The side is drawn uniformly up to it, where seed 004's FixMatch cuts a
+        The side is drawn uniformly up to it, where Sohn et al.'s (2020) FixMatch cuts a
         fixed 0.5-side patch, so holes are about a third as large on average.
     flip : bool, default=True
         Random horizontal flip first, as in the weak augmentation.

@@ -11,7 +11,7 @@ small steps:
   given the number of epochs that makes).
 * ``train_step_single`` -- splits the batch and asks the subclass hook
   :meth:`BaseSemiSupervisedNet.semi_supervised_step` for the supervised and the
-  unsupervised loss; the total is ``L_s + w(t) L_u`` (seed 001).
+  unsupervised loss; the total is ``L_s + w(t) L_u`` (Weng 2021).
 * ``get_loss`` -- the supervised loss on labelled rows only.
 * ``infer`` -- in evaluation mode, predicts with the averaged (EMA / teacher)
   network when the method keeps one.
@@ -732,7 +732,7 @@ class BaseSemiSupervisedNet(BaseSemiSupervisedClassifier, NeuralNetClassifier):
         Xi = to_tensor(Xi, device=self.device)
         y_l = to_tensor(yi[:n_labeled], device=self.device)
         step = self.semi_supervised_step(Xi[:n_labeled], y_l, Xi[n_labeled:], **fit_params)
-        # L = L_s + w(t) L_u (seed 001).
+        # L = L_s + w(t) L_u (Weng 2021).
         loss = step["sup_loss"] + step["unsup_weight"] * step["unsup_loss"]
         loss.backward()
         self.n_steps_ += 1

@@ -14,7 +14,7 @@ from skorch.utils import Ansi
 
 
 def lee_alpha(t, t1, t2, alpha_final):
-    """Lee (2013) unlabelled weight, eq. 16 (seed 000).
+    """Lee (2013) unlabelled weight, eq. 16.
 
     ``alpha(t) = 0`` for ``t < T1``, ``alpha_f * (t - T1) / (T2 - T1)`` for
     ``T1 <= t < T2`` and ``alpha_f`` from ``T2`` on.
@@ -54,7 +54,7 @@ def sigmoid_rampup(t, length):
 def ema_update_(target, source, decay):
     """Move ``target``'s weights towards ``source``'s: ``theta' <- d theta' + (1 - d) theta``.
 
-    This is the Mean Teacher update (seed 001, ``theta' <- beta theta' + (1 - beta) theta``);
+    This is the Mean Teacher update (Weng 2021, ``theta' <- beta theta' + (1 - beta) theta``);
     buffers such as BatchNorm statistics are copied. ``target`` and ``source`` are
     modules, or ``(parameters, buffers)`` pairs of lists (cached by
     :class:`EMAWeights` to save walking the modules at every step).

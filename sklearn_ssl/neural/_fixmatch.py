@@ -14,8 +14,8 @@ from ._callbacks import EMAWeights
 def confidence_weight(confidence, threshold, mode="hard", exponent=1.0):
     """Weight of each pseudo-label given the confidence ``max_c q_c`` of the weak view.
 
-    ``mode="hard"`` is FixMatch's mask ``1[max q >= tau]`` (seed 004).
-    ``mode="smooth"`` is Smooth Pseudo-Labeling (seed 002): the factor
+    ``mode="hard"`` is FixMatch's mask ``1[max q >= tau]`` (Sohn et al. 2020).
+    ``mode="smooth"`` is Smooth Pseudo-Labeling (arXiv:2405.14313): the factor
     ``((p - tau) / (1 - tau)) ** exponent`` for ``p >= tau`` and 0 below, which rises
     continuously from 0 at ``tau`` to 1 at ``p = 1`` (exponent 1 linear, 2 quadratic,
     0.5 square root).
@@ -61,9 +61,9 @@ class FixMatchClassifier(BaseSemiSupervisedNet):
     For each unlabelled row the network (without gradient) predicts on a weakly
     augmented view; where the highest probability reaches ``threshold`` its
     argmax becomes the target of a cross-entropy on a strongly augmented view:
-    ``L = L_s + lambda_u * mean(w(max q) * CE(argmax q, f(A(u))))`` (seed 004).
+    ``L = L_s + lambda_u * mean(w(max q) * CE(argmax q, f(A(u))))`` (Sohn et al. 2020).
     With ``threshold_mode="smooth"`` the hard mask ``w`` becomes the continuous
-    factor of Smooth Pseudo-Labeling (seed 002). An exponential moving average of
+    factor of Smooth Pseudo-Labeling (arXiv:2405.14313). An exponential moving average of
     the weights predicts (``use_ema``). The network is a skorch
     :class:`~skorch.NeuralNetClassifier`: every skorch parameter
     (``optimizer__momentum``, ``module__dropout``, ``callbacks``...) works.
@@ -115,7 +115,7 @@ class FixMatchClassifier(BaseSemiSupervisedNet):
         ``lambda_u``, the weight of the unlabelled loss.
     distribution_alignment : bool, default=False
         Rescale the weak-view probabilities by ``p(y) / p~(y)`` and renormalise
-        (ReMixMatch, seed 001), where ``p(y)`` is the class distribution of the
+        (ReMixMatch, Weng 2021), where ``p(y)`` is the class distribution of the
         labelled rows and ``p~(y)`` a running mean (momentum 0.99) of the
         predictions on unlabelled rows.
     use_ema : bool, default=True
@@ -348,7 +348,7 @@ class FixMatchClassifier(BaseSemiSupervisedNet):
         )
 
     def _align_distribution(self, probs):
-        """Distribution alignment: ``Normalize(q * p(y) / p~(y))`` (seed 001, ReMixMatch)."""
+        """Distribution alignment: ``Normalize(q * p(y) / p~(y))`` (Weng 2021, ReMixMatch)."""
         batch_mean = probs.mean(dim=0)
         if self.prediction_marginal_ is None:
             self.prediction_marginal_ = batch_mean
@@ -371,7 +371,7 @@ class FixMatchClassifier(BaseSemiSupervisedNet):
     def semi_supervised_step(self, x_labeled, y_labeled, x_unlabeled, **fit_params):
         n_labeled, n_unlabeled = len(x_labeled), len(x_unlabeled)
         # One forward pass over [weak labelled, weak unlabelled, strong unlabelled],
-        # as in seed 004's loop, so BatchNorm sees all views together.
+        # as in Sohn et al.'s (2020) loop, so BatchNorm sees all views together.
         inputs = self._augment(self.weak_augmentation_, torch.cat([x_labeled, x_unlabeled]))
         if n_unlabeled:
             strong = self._augment(self.strong_augmentation_, x_unlabeled, "strong_augmentation")
@@ -396,7 +396,7 @@ class FixMatchClassifier(BaseSemiSupervisedNet):
             weight = confidence_weight(
                 confidence, self.threshold, self.threshold_mode, self.smooth_exponent
             )
-        # L_u = mean_b w(max q_b) CE(argmax q_b, f(A(u_b)))  (seed 004 / seed 002)
+        # L_u = mean_b w(max q_b) CE(argmax q_b, f(A(u_b)))  (Sohn et al. 2020; arXiv:2405.14313)
         per_row = F.cross_entropy(logits_strong, pseudo_labels, reduction="none")
         step["unsup_loss"] = (per_row * weight).mean()
         if self.threshold_mode == "hard":

@@ -14,7 +14,7 @@ class MeanTeacherClassifier(BaseSemiSupervisedNet):
     """Mean Teacher: a student matches the predictions of its weight-averaged teacher.
 
     The teacher's weights are an exponential moving average of the student's,
-    ``theta' <- beta theta' + (1 - beta) theta`` after every step (seed 001), with
+    ``theta' <- beta theta' + (1 - beta) theta`` after every step (Weng 2021), with
     ``beta = ema_decay_rampup`` (0.99) during the ramp-up and ``ema_decay`` (0.999)
     after it. Student and teacher see independently noised copies of every row
     of the batch; the consistency cost is the mean squared error between their

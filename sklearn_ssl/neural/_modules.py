@@ -1,4 +1,4 @@
-"""Ready-made networks: an MLP, the small MNIST CNN of seed 000 and WideResNet-28-2.
+"""Ready-made networks: an MLP, the small MNIST CNN of Anirudh S.'s blog post and WideResNet-28-2.
 
 Every module returns logits (no softmax): the semi-supervised losses apply
 ``softmax``/``cross_entropy`` themselves.
@@ -56,7 +56,7 @@ class MLP(nn.Module):
 
 
 class SmallCNN(nn.Module):
-    """The two-convolution network of seed 000 (Lee's pseudo-labels on MNIST).
+    """The two-convolution network of Anirudh S.'s blog post (Lee's pseudo-labels on MNIST).
 
     conv 5x5 (20) -> max-pool -> ReLU -> conv 5x5 (40) -> dropout2d -> max-pool ->
     ReLU -> linear (150) -> ReLU -> dropout -> linear (n_classes). The seed applies a

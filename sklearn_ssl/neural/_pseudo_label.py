@@ -15,7 +15,7 @@ class PseudoLabelClassifier(BaseSemiSupervisedNet):
 
     At every step the unlabelled rows of the batch get the class of highest
     predicted probability (recomputed each step, no gradient through it) and
-    contribute a cross-entropy weighted by ``alpha(t)`` (seed 000, Lee 2013 eq. 15-16):
+    contribute a cross-entropy weighted by ``alpha(t)`` (Lee 2013, eq. 15-16):
     ``L = L_s + alpha(t) L_u`` with ``alpha(t) = 0`` for ``t < T1``,
     ``alpha_f (t - T1) / (T2 - T1)`` for ``T1 <= t < T2`` and ``alpha_f`` after.
     ``t`` counts optimisation steps (``schedule_unit="step"``) or epochs
@@ -206,7 +206,7 @@ random_state, **kwargs
             )
 
     def unlabeled_weight_at(self, t):
-        """``alpha(t)`` of Lee (2013), eq. 16 (seed 000)."""
+        """``alpha(t)`` of Lee (2013), eq. 16."""
         t1, t2 = self._schedule_point(self.rampup_start), self._schedule_point(self.rampup_end)
         return lee_alpha(t, t1, t2, self.max_unlabeled_weight)
 

@@ -31,7 +31,7 @@ def _estimator_has(attr):
 
 
 def smooth_weight(confidence, threshold, exponent=1.0):
-    """Smooth pseudo-label weight of Smooth Pseudo-Labeling (seed 002).
+    """Smooth pseudo-label weight of Smooth Pseudo-Labeling (arXiv:2405.14313).
 
     The hard mask 1[p >= tau] is replaced by ((p - tau) / (1 - tau)) ** mu for
     p >= tau and 0 below, rising continuously from 0 at the threshold to 1 at
@@ -66,7 +66,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
 
     Wraps any classifier with ``fit`` and ``predict_proba``. Each iteration the
     fitted classifier labels ``sample_rate`` of the unlabelled rows (random ones,
-    as in seed 000, or the most confident ones), they join the training set,
+    as in Anirudh S.'s blog post, or the most confident ones), they join the training set,
     and the classifier is refitted. It stops when the unlabelled pool is used
     up, after ``max_iter`` iterations, or when no row can be added.
 
@@ -86,7 +86,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         uses 0.04.
 
     selection : {"random", "confidence"}, default="random"
-        Which eligible rows are taken: a random draw (seed 000's wrapper), or
+        Which eligible rows are taken: a random draw (Anirudh S.'s wrapper), or
         the most confident first. ``"confidence"`` gains more when the
         classifier's probabilities are well calibrated (LogisticRegression on
         digits: +3.09 points against +1.13 for random) but little when they are
@@ -102,7 +102,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
     weighting : {"hard", "smooth"}, default="hard"
         ``"hard"`` gives every pseudo-labelled row the mean weight of the
         labelled rows (1 without ``sample_weight``). ``"smooth"`` multiplies
-        that by ``((p - tau) / (1 - tau)) ** smooth_exponent`` (seed 002), with
+        that by ``((p - tau) / (1 - tau)) ** smooth_exponent`` (arXiv:2405.14313), with
         ``tau = threshold`` or, when ``threshold`` is None, ``1 / n_classes``
         (chance level). The weights reach the estimator as ``sample_weight``;
         an estimator that does not accept it raises an error.
@@ -123,7 +123,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
     relabel : bool, default=True
         If True, earlier pseudo-labels are predicted again each iteration by
         the latest classifier and may change, so that early mistakes are not
-        locked in; False keeps them fixed, as seed 000's wrapper does. On MNIST
+        locked in; False keeps them fixed, as Anirudh S.'s wrapper does. On MNIST
         (SGDClassifier, 1000 labels, ``sample_rate=0.04``, 5 seeds) relabelling
         raised the gain over supervised from +1.33 to +1.62 points, for one
         extra ``predict_proba`` over the pseudo-labelled rows per iteration
@@ -136,14 +136,14 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         outnumber the labelled rows, these are repeated a whole number of
         times, so that they make up at least this fraction of the rows the
         classifier is fitted on -- as FixMatch's steps draw ``B`` labelled and
-        ``mu * B`` unlabelled rows (1/8 with ``mu=7``, seed 004) whatever the
+        ``mu * B`` unlabelled rows (1/8 with ``mu=7``, Sohn et al. 2020) whatever the
         size of each pool. Without it the few labelled rows are drowned by
         tens of thousands of pseudo-labels (SGDClassifier on MNIST with 1000
         labels and ``sample_rate=0.04``, 3 seeds, without relabelling: +0.93
         points over supervised at 0, +1.33 at 0.125). Repetition rather than a larger
         ``sample_weight`` works with any classifier and keeps each step of an
         SGD-trained model small (a weight of 30 made SGDClassifier diverge
-        there). 0 fits on every row once, as seed 000's wrapper does.
+        there). 0 fits on every row once, as Anirudh S.'s wrapper does.
 
     max_iter : int or None, default=100
         Maximum number of pseudo-labelling iterations; None runs until the
@@ -185,7 +185,7 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
         (recorded as ``validation_score`` in ``history_``), stop after
         ``n_iter_no_change`` iterations without improvement and keep the best
         iteration's classifier. A guard against self-training that hurts
-        (seed 004). The held-out rows are not used for training.
+        (Sohn et al. 2020). The held-out rows are not used for training.
 
     validation_fraction : float in (0, 1), default=0.1
         Fraction of labelled rows held out when ``early_stopping=True``
@@ -262,9 +262,9 @@ class SelfTrainingWrapper(MetaEstimatorMixin, BaseSemiSupervisedClassifier):
     References
     ----------
     D.-H. Lee, "Pseudo-Label: The Simple and Efficient Semi-Supervised Learning
-    Method for Deep Neural Networks", ICML 2013 Workshop (seed 000).
+    Method for Deep Neural Networks", ICML 2013 Workshop.
 
-    N. Karaliolios et al., "Smooth Pseudo-Labeling", arXiv:2405.14313 (seed 002).
+    N. Karaliolios et al., "Smooth Pseudo-Labeling", arXiv:2405.14313.
 
     Examples
     --------
