@@ -18,7 +18,8 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn_ssl import SelfTrainingWrapper
 from sklearn_ssl.datasets import hide_labels
 from sklearn_ssl.linear_model import EntropyRegularizedLogisticRegression
-from sklearn_ssl.linear_model._entropy_logistic import _lbfgs, _LbfgsMemory, _Objective
+from sklearn_ssl.linear_model._entropy_logistic import _Objective
+from sklearn_ssl.linear_model._lbfgs import _lbfgs, _LbfgsMemory
 
 TIGHT = dict(tol=1e-10, max_iter=10_000)
 
@@ -448,7 +449,7 @@ def test_scipy_curvature_pairs_are_put_oldest_first():
     # must be in the order the steps were taken.
     import scipy.optimize
 
-    from sklearn_ssl.linear_model._entropy_logistic import _pairs_oldest_first
+    from sklearn_ssl.linear_model._lbfgs import _pairs_oldest_first
 
     rng = np.random.RandomState(0)
     A = rng.randn(40, 40)
