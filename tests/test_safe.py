@@ -121,6 +121,9 @@ def test_sign_test_matches_binomial_tail():
     for wins, losses in [(0, 0), (5, 0), (7, 3), (3, 7), (20, 11)]:
         expected = binom.sf(wins - 1, wins + losses, 0.5) if wins + losses else 1.0
         assert sign_test_pvalue(wins, losses) == pytest.approx(expected)
+    # Thousands of discordant rows (large labelled sets): no overflow.
+    assert sign_test_pvalue(3000, 2900) == pytest.approx(binom.sf(2999, 5900, 0.5))
+    assert sign_test_pvalue(2900, 3000) > 0.9
 
 
 def test_supervised_counterparts():

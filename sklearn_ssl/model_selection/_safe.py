@@ -2,11 +2,11 @@
 
 import time
 import warnings
-from math import comb
 from numbers import Integral, Real
 
 import numpy as np
 from joblib import Parallel, delayed
+from scipy.stats import binomtest
 from sklearn.base import MetaEstimatorMixin, _fit_context, clone, is_classifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -62,7 +62,7 @@ def sign_test_pvalue(n_wins, n_losses):
     n = n_wins + n_losses
     if n == 0:
         return 1.0
-    return sum(comb(n, k) for k in range(n_wins, n + 1)) / 2.0**n
+    return float(binomtest(n_wins, n, 0.5, alternative="greater").pvalue)
 
 
 def _estimator_has(attr):
